@@ -1,0 +1,200 @@
+"""Standard artefact names under the workdir, and the sidecars beside them.
+
+This module is the only place that builds artefact paths, so every stage and
+``bit all`` agree on them::
+
+    workdir/
+      dataset_bin/{i}.bin          bit data   (one float32 3x128x128 sample per file)
+      dataset_bin/.manifest.json   bit data   (what the folder was made from)
+      label.txt                    bit data   (line i = class of i.bin)
+      bit.onnx (+ .json sidecar)   bit export (dynamic batch)
+      bit_bs{bs}_sim.onnx (+.json) bit simplify
+      bit_bs{bs}.om (+ .json)      bit atc
+      result/result_bs{bs}/        bit infer  ({stem}_0.bin outputs, as ais_bench)
+      result/result_bs{bs}_summary.json
+      result/result_bs{bs}_accuracy.json   bit eval
+      bench.json                   bit bench
+      report.json / report.md / throughput.png   bit all
+      logs/                        external tools' logs
+
+A sidecar is ``<artefact>.json`` next to the artefact: a flat JSON object
+saying what the artefact was made from (input hashes, settings, tool
+versions). A stage is up to date when its artefact exists and its sidecar
+equals what the stage would write now.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterator
+
+MODEL_STEM = "bit"
+
+
+@dataclass(frozen=True)
+class Artifacts:
+    """Paths of every artefact under one workdir."""
+
+    workdir: Path
+
+    @property
+    def dataset_bin(self) -> Path:
+        return self.workdir / "dataset_bin"
+
+    @property
+    def label_txt(self) -> Path:
+        return self.workdir / "label.txt"
+
+    @property
+    def onnx(self) -> Path:
+        return self.workdir / f"{MODEL_STEM}.onnx"
+
+    def sim_onnx(self, bs: int) -> Path:
+        return sim_onnx_path(self.workdir, MODEL_STEM, bs)
+
+    def om(self, bs: int) -> Path:
+        return self.workdir / f"{MODEL_STEM}_bs{bs}.om"
+
+    @property
+    def result_root(self) -> Path:
+        return self.workdir / "result"
+
+    def result_dir(self, bs: int) -> Path:
+        return self.result_root / f"result_bs{bs}"
+
+    def summary_json(self, bs: int) -> Path:
+        return summary_path(self.result_dir(bs))
+
+    def accuracy_json(self, bs: int) -> Path:
+        return accuracy_path(self.result_dir(bs))
+
+    @property
+    def bench_json(self) -> Path:
+        return self.workdir / "bench.json"
+
+    @property
+    def report_json(self) -> Path:
+        return self.workdir / "report.json"
+
+    @property
+    def report_md(self) -> Path:
+        return self.workdir / "report.md"
+
+    @property
+    def throughput_png(self) -> Path:
+        return self.workdir / "throughput.png"
+
+    @property
+    def logs(self) -> Path:
+        return self.workdir / "logs"
+
+
+def sim_onnx_path(directory: Path, stem: str, bs: int) -> Path:
+    """``DIR/{stem}_bs{bs}_sim.onnx``, the simplified static-shape model."""
+    return Path(directory) / f"{stem}_bs{bs}_sim.onnx"
+
+
+def summary_path(result_dir: Path) -> Path:
+    """ais_bench's sibling summary: ``result/result_bs8`` → ``result/result_bs8_summary.json``."""
+    result_dir = Path(result_dir)
+    return result_dir.with_name(result_dir.name + "_summary.json")
+
+
+def accuracy_path(result_dir: Path) -> Path:
+    """``bit eval``'s sibling output: ``result/result_bs8_accuracy.json``."""
+    result_dir = Path(result_dir)
+    return result_dir.with_name(result_dir.name + "_accuracy.json")
+
+
+# --------------------------------------------------------------------------- sidecars
+
+
+def sidecar_path(artifact: Path) -> Path:
+    """``bit_bs8.om`` → ``bit_bs8.om.json``."""
+    artifact = Path(artifact)
+    return artifact.with_name(artifact.name + ".json")
+
+
+def read_sidecar(artifact: Path) -> dict[str, Any] | None:
+    """The sidecar of ``artifact``, or None when it or the artefact is missing/corrupt."""
+    path = sidecar_path(artifact)
+    if not Path(artifact).exists() or not path.is_file():
+        return None
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def write_sidecar(artifact: Path, meta: dict[str, Any]) -> Path:
+    """Write ``meta`` as the sidecar of ``artifact`` (atomically)."""
+    path = sidecar_path(artifact)
+    atomic_write_text(path, json.dumps(meta, indent=2, sort_keys=True) + "\n")
+    return path
+
+
+def is_current(artifact: Path, expected: dict[str, Any], keys: tuple[str, ...] | None = None) -> bool:
+    """True when ``artifact`` exists and its sidecar matches ``expected``.
+
+    Args:
+        artifact: the artefact path.
+        expected: the sidecar content the stage would write now.
+        keys: compare only these keys (default: every key of ``expected``).
+    """
+    meta = read_sidecar(artifact)
+    if meta is None:
+        return False
+    return all(meta.get(k) == expected.get(k) for k in (keys or tuple(expected)))
+
+
+# --------------------------------------------------------------------------- hashing / atomic writes
+
+
+def sha256_file(path: Path, chunk: int = 1 << 20) -> str:
+    """Hex sha256 of a file's bytes."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        while block := fh.read(chunk):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+@contextmanager
+def atomic_path(final: Path) -> Iterator[Path]:
+    """Yield a temporary path beside ``final``; rename it over ``final`` on success.
+
+    On any exception the temporary file is removed and ``final`` is untouched,
+    so readers only ever see complete files.
+    """
+    final = Path(final)
+    final.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{final.name}.", suffix=".part", dir=final.parent)
+    os.close(fd)
+    tmp_path = Path(tmp)
+    # mkstemp makes 0600; artefacts are shared read-only data (ais_bench of 2024
+    # refuses group/other-writable inputs, so never wider than 0644).
+    os.chmod(tmp_path, 0o644)
+    try:
+        yield tmp_path
+        os.replace(tmp_path, final)
+    except BaseException:
+        tmp_path.unlink(missing_ok=True)
+        raise
+
+
+def atomic_write_bytes(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` through a temporary name and a rename."""
+    with atomic_path(path) as tmp:
+        tmp.write_bytes(data)
+
+
+def atomic_write_text(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` through a temporary name and a rename."""
+    atomic_write_bytes(path, text.encode())

@@ -1,0 +1,136 @@
+"""The Backend protocol and the name → class registry.
+
+A backend runs one batch at a time and times only its own compute call, so
+``bit bench`` figures compare across backends the way ais_bench's
+``NPU_compute_time`` does (host wall clock around one synchronous execute,
+excluding data loading and Python overhead around it).
+
+Backends that drive a whole external tool (ais_bench runs the full data set
+in its own process) additionally implement :meth:`Backend.run_folder`; the
+infer stage prefers it when present. Modules are imported lazily through
+:data:`REGISTRY` so ``bit --help`` never imports torch or onnxruntime.
+"""
+
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, ClassVar
+
+from bitcli.errors import BackendUnavailable, ConfigError
+
+# name -> "module:Class"; ``auto`` is resolved by :func:`select_backend`.
+REGISTRY: dict[str, str] = {
+    "ascend": "bitcli.backends.ais:AisBackend",
+    "onnxruntime": "bitcli.backends.onnxrt:OnnxRuntimeBackend",
+    "torch": "bitcli.backends.torch:TorchBackend",
+}
+AUTO_ORDER = ("ascend", "onnxruntime")
+
+
+@dataclass
+class BackendOptions:
+    """Everything a backend may need to open a model for one batch size."""
+
+    model: Path | str                     # .om / .onnx / checkpoint (or "random" for torch)
+    batch_size: int
+    image_size: int = 128
+    num_classes: int | None = None
+    arch: str = "BiT-M-R50x1"
+    seed: int = 0
+    provider: str = "auto"                 # onnxruntime
+    threads: int | None = None             # onnxruntime / torch
+    devices: tuple[int, ...] = (0,)        # ascend
+    env: dict[str, str] | None = None      # ascend: environment with CANN sourced
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+class Backend:
+    """One inference runtime. Subclasses set ``name`` and override the hooks.
+
+    Use as a context manager::
+
+        with OnnxRuntimeBackend(opts) as be:
+            logits = be.infer(batch)      # (bs, 3, H, W) float32 → (bs, classes)
+            be.last_latency_ms            # the compute call only
+    """
+
+    name: ClassVar[str] = "base"
+
+    def __init__(self, options: BackendOptions) -> None:
+        self.options = options
+        self.last_latency_ms: float = 0.0
+
+    @classmethod
+    def available(cls) -> str | None:
+        """None when this backend can run here, else the reason it cannot."""
+        return None
+
+    def describe(self) -> str:
+        """The device/provider this backend runs on, for reports (e.g. 'CPUExecutionProvider x2 threads')."""
+        return self.name
+
+    def open(self) -> None:
+        """Load the model; raise a BitError naming the problem and the fix."""
+
+    def close(self) -> None:
+        """Release the model and device."""
+
+    def infer(self, batch: Any) -> Any:
+        """Run one batch (numpy float32 NCHW) and return logits; set ``last_latency_ms``."""
+        raise NotImplementedError
+
+    def __enter__(self) -> "Backend":
+        self.open()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def backend_class(name: str) -> type[Backend]:
+    """The class registered under ``name`` (imports its module lazily)."""
+    if name not in REGISTRY:
+        import difflib
+
+        near = difflib.get_close_matches(name, list(REGISTRY) + ["auto"], n=1)
+        hint = f"did you mean '{near[0]}'? " if near else ""
+        raise ConfigError(f"unknown backend '{name}'", hint=f"{hint}choose one of auto, {', '.join(REGISTRY)}")
+    module_name, _, cls_name = REGISTRY[name].partition(":")
+    return getattr(importlib.import_module(module_name), cls_name)
+
+
+def select_backend(name: str) -> tuple[type[Backend], str]:
+    """Resolve ``auto`` and check availability.
+
+    Args:
+        name: ``auto`` or a registered backend name.
+
+    Returns:
+        The backend class and one line saying which was chosen and why.
+
+    Raises:
+        BackendUnavailable: the named backend cannot run here (with the reason).
+    """
+    if name != "auto":
+        cls = backend_class(name)
+        reason = cls.available()
+        if reason:
+            raise BackendUnavailable(f"backend '{name}' is not usable here: {reason}", hint=_fallback_hint(name))
+        return cls, f"backend: {name} (requested)"
+    skipped: list[str] = []
+    for candidate in AUTO_ORDER:
+        cls = backend_class(candidate)
+        reason = cls.available()
+        if reason is None:
+            why = "; ".join(skipped)
+            return cls, f"backend: {candidate} (auto{': ' + why if why else ''})"
+        skipped.append(f"{candidate} unavailable — {reason}")
+    raise BackendUnavailable("no backend is usable: " + "; ".join(skipped), hint="pip install onnxruntime")
+
+
+def _fallback_hint(name: str) -> str:
+    if name == "ascend":
+        return "run on an Ascend host with CANN and ais_bench, or use --backend onnxruntime"
+    return "see `bit doctor`, or choose another --backend"

@@ -1,0 +1,86 @@
+"""The `bit` command line: root options, one registration block, one error boundary.
+
+Commands are registered below in pipeline order (typer keeps creation order,
+so ``bit --help`` reads as the pipeline). Every command goes through
+:func:`boundary`: a :class:`~bitcli.errors.BitError` becomes one red line and
+exit 1; usage errors keep typer's exit 2; anything else is a bug, shown with
+its traceback only under ``--debug`` / ``BIT_DEBUG=1``.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+from typing import Annotated, Any, Callable
+
+import click
+import typer
+
+from bitcli import __version__, ui
+from bitcli.errors import BitError
+
+app = typer.Typer(
+    name="bit",
+    help="BiT (ResNetV2-R50x1) CIFAR-10: checkpoint → ONNX → Ascend .om → inference → top-1..5 and throughput.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        print(f"bit {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    debug: Annotated[bool, typer.Option("--debug", envvar="BIT_DEBUG", help="Show tracebacks of unexpected errors.")] = False,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Show external command lines and details.")] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Only errors, warnings and results.")] = False,
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version and exit.")
+    ] = False,
+) -> None:
+    """BiT CIFAR-10 on Ascend NPUs (onnxruntime or PyTorch elsewhere)."""
+    ui.state.debug = debug
+    ui.state.verbose = verbose
+    ui.state.quiet = quiet
+
+
+def boundary(command: Callable[..., Any]) -> Callable[..., Any]:
+    """Wrap a command: known errors → one line + exit 1; bugs → hint (or traceback)."""
+
+    @functools.wraps(command)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return command(*args, **kwargs)
+        except (click.exceptions.Exit, click.ClickException, click.exceptions.Abort):
+            raise
+        except BitError as exc:
+            ui.error(exc.message, exc.hint)
+            raise typer.Exit(1) from None
+        except KeyboardInterrupt:
+            ui.error("interrupted", "finished outputs are kept; run the same command again to continue")
+            raise typer.Exit(130) from None
+        except Exception as exc:  # a bug: say so, and how to see it
+            if ui.state.debug or os.environ.get("BIT_DEBUG", "") not in ("", "0"):
+                raise
+            ui.error(f"internal error: {type(exc).__name__}: {exc}", "rerun with --debug (or BIT_DEBUG=1) for the traceback")
+            raise typer.Exit(1) from None
+
+    return wrapper
+
+
+# --------------------------------------------------------------------------- registration, pipeline order
+from bitcli.commands.profile import init_cli, profile_app, show_cli  # noqa: E402
+
+profile_app.command("init")(boundary(init_cli))
+profile_app.command("show")(boundary(show_cli))
+app.add_typer(profile_app, name="profile")
+
+
+def main() -> None:
+    """Console-script entry point (``bit``)."""
+    app(prog_name="bit")

@@ -1,0 +1,1 @@
+"""Pure pipeline stages: paths and settings in, a dataclass out; no printing, no exits."""

@@ -1,0 +1,57 @@
+"""Shared fixtures: paths to the shared real data, an isolated cwd/env, a CLI runner."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED = REPO.parent / "shared"
+CIFAR_DIR = SHARED / "data" / "cifar10-test"
+TRAINED_PTH = SHARED / "data" / "bit-r50x1-cifar10" / "bit.pth"
+
+
+@pytest.fixture
+def cifar_dir() -> Path:
+    """The real CIFAR-10 test set (10,000 images) in the official pickle layout."""
+    if not (CIFAR_DIR / "cifar-10-batches-py" / "test_batch").is_file():
+        pytest.skip(f"real CIFAR-10 test set absent at {CIFAR_DIR} (../shared/data/cifar10-test)")
+    return CIFAR_DIR
+
+
+@pytest.fixture
+def trained_pth() -> Path:
+    """The trained BiT-R50x1 CIFAR-10 checkpoint in ModelZoo bit.pth format."""
+    if not TRAINED_PTH.is_file():
+        pytest.skip(f"trained checkpoint absent at {TRAINED_PTH} (../shared/data/bit-r50x1-cifar10/bit.pth)")
+    return TRAINED_PTH
+
+
+@pytest.fixture(autouse=True)
+def _isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path):
+    """Run every test in its own cwd with no BIT_* variables and a fixed terminal width."""
+    for name in list(os.environ):
+        if name.startswith("BIT_"):
+            monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("COLUMNS", "160")
+    monkeypatch.chdir(tmp_path)
+    from bitcli import ui
+
+    ui.state.debug = ui.state.verbose = ui.state.quiet = False
+    yield
+
+
+@pytest.fixture
+def runner() -> CliRunner:
+    """A typer CliRunner (stderr kept separate from stdout)."""
+    return CliRunner()
+
+
+def invoke(runner: CliRunner, *args: str, **kwargs):
+    """Invoke `bit args...` in-process and return the result."""
+    from bitcli.cli import app
+
+    return runner.invoke(app, list(args), **kwargs)
