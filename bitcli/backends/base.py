@@ -81,6 +81,24 @@ class Backend:
         """Run one batch (numpy float32 NCHW) and return logits; set ``last_latency_ms``."""
         raise NotImplementedError
 
+    # ---- optional capabilities, for backends that drive an external tool (ais_bench)
+
+    def run_folder(self, input_dir: Path, output_root: Path, dirname: str) -> dict[str, Any] | None:
+        """Run the whole ``input_dir`` of per-sample .bin files in one go.
+
+        Returns ais_bench's summary dict (written as ``output_root/dirname_summary.json``),
+        or None when this backend has no such mode and the caller should feed
+        batches to :meth:`infer` itself (onnxruntime, torch).
+        """
+        return None
+
+    def bench_latencies(self, loop: int, warmup: int) -> list[float] | None:
+        """Per-run compute times (ms) of ``loop`` pure-inference runs after ``warmup``.
+
+        Returns None when the caller should time :meth:`infer` itself.
+        """
+        return None
+
     def __enter__(self) -> "Backend":
         self.open()
         return self
