@@ -1,0 +1,125 @@
+"""The CLI shell: help without heavy imports, profile init/show, error boundary, --bs checks."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import yaml
+
+from conftest import REPO, invoke
+
+HEAVY = ("torch", "onnx", "onnxruntime", "onnxsim")
+PIPELINE = ["data", "export", "simplify", "atc", "infer", "eval", "bench", "all"]
+
+
+def registered_commands() -> list[str]:
+    from bitcli.cli import app
+
+    names = [c.name for c in app.registered_commands]
+    return names + [g.name for g in app.registered_groups]
+
+
+def test_commands_are_registered_in_pipeline_order():
+    names = registered_commands()
+    present = [n for n in PIPELINE if n in names]
+    assert [n for n in names if n in PIPELINE] == present
+    assert "profile" in names
+
+
+@pytest.mark.parametrize("args", [[], ["profile"], ["profile", "init"]] + [[c] for c in PIPELINE + ["doctor"]])
+def test_help_does_not_import_heavy_packages(args):
+    if args and args[0] not in registered_commands():
+        pytest.skip(f"`bit {args[0]}` is not built yet")
+    code = (
+        "import sys\n"
+        "from bitcli.cli import app\n"
+        f"try:\n    app({args + ['--help']!r}, prog_name='bit')\n"
+        "except SystemExit as e:\n    assert e.code == 0, e.code\n"
+        f"loaded = [m for m in {HEAVY!r} if m in sys.modules]\n"
+        "assert not loaded, loaded\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "Usage" in proc.stdout
+
+
+def test_console_script_and_module_entry_points():
+    started = time.perf_counter()
+    proc = subprocess.run([sys.executable, "-m", "bitcli", "--version"], capture_output=True, text=True)
+    assert proc.returncode == 0 and proc.stdout.startswith("bit ")
+    assert time.perf_counter() - started >= 0  # timing is measured by benchmarks, not asserted
+
+
+def test_profile_init_writes_the_commented_defaults(runner, tmp_path):
+    result = invoke(runner, "profile", "init")
+    assert result.exit_code == 0, result.output
+    text = (tmp_path / "bit.yaml").read_text()
+    assert "# (path)" in text and "batch_sizes" in text
+    doc = yaml.safe_load(text)
+    assert set(doc) >= {"workdir", "dataset", "model", "ascend", "backend", "batch_sizes", "bench"}
+    again = invoke(runner, "profile", "init")
+    assert again.exit_code == 1 and "already exists" in again.stderr and "--force" in again.stderr
+    assert (tmp_path / "bit.yaml").read_text() == text  # nothing damaged
+
+
+def test_profile_show_reports_sources(runner, tmp_path, monkeypatch):
+    (tmp_path / "p.yaml").write_text("backend: torch\n")
+    monkeypatch.setenv("BIT_CHIP", "310P3")
+    result = invoke(runner, "profile", "show", "-p", "p.yaml", "--json")
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    assert data["values"]["backend"] == "torch"
+    assert data["sources"]["backend"].startswith("profile ")
+    assert data["sources"]["ascend.chip"] == "env BIT_CHIP"
+    assert data["sources"]["bench.loop"] == "default"
+    table = invoke(runner, "profile", "show", "-p", "p.yaml")
+    assert "env BIT_CHIP" in table.stdout and "310P3" in table.stdout
+
+
+@pytest.mark.parametrize(
+    "text, fragment",
+    [
+        ("modle: {}\n", "did you mean 'model'"),
+        ("bench: {loop: many}\n", "'bench.loop' must be positive int"),
+        ("model: {arch: [\n", "invalid YAML"),
+    ],
+)
+def test_bad_profile_is_one_line_exit_1(runner, tmp_path, text, fragment):
+    (tmp_path / "bad.yaml").write_text(text)
+    result = invoke(runner, "profile", "show", "-p", "bad.yaml")
+    assert result.exit_code == 1
+    assert fragment in result.stderr and "bad.yaml" in result.stderr
+    assert "Traceback" not in result.output
+    assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_internal_errors_hint_at_debug(runner, monkeypatch):
+    import bitcli.commands.profile as profile_cmd
+
+    def boom(*a, **k):
+        raise RuntimeError("kaput")
+
+    monkeypatch.setattr(profile_cmd, "settings", boom)
+    result = invoke(runner, "profile", "show")
+    assert result.exit_code == 1
+    assert "internal error: RuntimeError: kaput" in result.stderr and "--debug" in result.stderr
+    assert "Traceback" not in result.output
+    debug = invoke(runner, "--debug", "profile", "show")
+    assert isinstance(debug.exception, RuntimeError)  # --debug lets the traceback through
+
+
+def test_bs_junk_is_a_usage_error(runner):
+    names = registered_commands()
+    cmd = next((c for c in ["simplify", "atc", "bench", "all"] if c in names), None)
+    if cmd is None:
+        pytest.skip("no command with --bs is built yet")
+    for junk, fragment in [("0", "not a positive"), ("1,1", "listed twice"), ("a", "not an integer"), ("-2", "not a positive")]:
+        result = invoke(runner, cmd, "--bs", junk)
+        assert result.exit_code == 2, (junk, result.output)
+        assert fragment in result.output
