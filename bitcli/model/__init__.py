@@ -1,0 +1,1 @@
+"""The BiT ResNetV2 family and its checkpoint loaders."""
