@@ -1,0 +1,324 @@
+"""CIFAR-10 test images → one reference-exact float32 ``.bin`` per image, plus ``label.txt``.
+
+The tensors equal, bit for bit, the seed's torchvision pipeline
+(``bit_preprocess.py``)::
+
+    Image.fromarray(hwc) → Resize((128, 128))   # PIL bilinear, still uint8
+    → ToTensor()                                 # float32, x / 255
+    → Normalize((0.5,)*3, (0.5,)*3)              # float32, (x - 0.5) / 0.5
+    → CHW, raw little-endian float32 = 3*128*128*4 = 196,608 bytes
+
+A float interpolation is *not* equal (it differs by one level at many pixels),
+so the resize is Pillow's own. After the resize every pixel is one of 256
+uint8 levels, so the float steps are a 256-entry lookup table built with
+exactly the float32 operations above (same bits, a fraction of the time).
+
+Outputs are ``SAVE/{i}.bin`` (``i`` = index in ``test_batch``) and a label
+file whose line ``i`` is the class of ``{i}.bin`` — what ais_bench and the
+seed's ``bit_postprocess.py`` read. ``SAVE/.manifest.json`` records what the
+folder was made from; a rerun with the same inputs does nothing. While a run
+is in progress ``SAVE/.manifest.partial.json`` holds the same record, so a
+killed run resumes (files appear only complete: temp name + rename).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterator
+
+import numpy as np
+
+from bitcli.artifacts import atomic_write_text, sha256_file
+from bitcli.errors import DataError
+from bitcli.stages.cifar import CifarTest, Progress, read_cifar10_test
+
+PREPROCESS_VERSION = "pil-bilinear>f32/255>(x-0.5)/0.5>chw-f32le/v1"
+MANIFEST = ".manifest.json"
+PARTIAL = ".manifest.partial.json"
+_BIN = re.compile(r"^(\d+)\.bin$")
+
+
+@dataclass(frozen=True)
+class DataResult:
+    """What :func:`bins_from_cifar` did.
+
+    Attributes:
+        count: images in the folder (= lines in the label file).
+        written: ``.bin`` files written by this run (0 when up to date).
+        bytes: total size of the ``count`` files.
+        seconds: wall time of this run.
+        skipped: True when the outputs were already up to date.
+        save_path: the ``.bin`` folder.
+        label_path: the label file.
+        synthetic: True when the source is a synthetic set.
+        manifest: the manifest path.
+        source: the ``test_batch`` or tarball read.
+        resumed: files kept from an interrupted run with the same inputs.
+    """
+
+    count: int
+    written: int
+    bytes: int
+    seconds: float
+    skipped: bool
+    save_path: Path
+    label_path: Path
+    synthetic: bool
+    manifest: Path
+    source: Path
+    resumed: int = 0
+
+    @property
+    def images_per_s(self) -> float:
+        return self.written / self.seconds if self.seconds > 0 else 0.0
+
+
+# --------------------------------------------------------------------------- preprocessing
+
+
+def _float_levels() -> np.ndarray:
+    """float32 value of each uint8 level after ToTensor + Normalize, same operations, same order."""
+    x = np.arange(256, dtype=np.uint8).astype(np.float32) / np.float32(255)  # ToTensor: img.float().div(255)
+    return (x - np.float32(0.5)) / np.float32(0.5)  # Normalize: tensor.sub_(mean).div_(std)
+
+
+_LEVELS = _float_levels()
+
+
+def resize_uint8(image_hwc: np.ndarray, size: int = 128) -> np.ndarray:
+    """torchvision ``Resize((size, size))`` on a PIL image: Pillow bilinear, uint8 HWC out."""
+    from PIL import Image
+
+    return np.asarray(Image.fromarray(image_hwc).resize((size, size), Image.BILINEAR))
+
+
+def preprocess_image(image_hwc: np.ndarray, size: int = 128) -> np.ndarray:
+    """One uint8 HWC image → float32 (3, size, size), bit-equal to the seed's torchvision transform.
+
+    Args:
+        image_hwc: uint8 (H, W, 3) RGB.
+        size: output height = width.
+
+    Returns:
+        A C-contiguous float32 CHW array.
+    """
+    chw = np.ascontiguousarray(resize_uint8(image_hwc, size).transpose(2, 0, 1))
+    return _LEVELS.take(chw)
+
+
+def preprocess_batch(images_hwc: np.ndarray, size: int = 128) -> np.ndarray:
+    """Many uint8 HWC images → float32 (N, 3, size, size)."""
+    out = np.empty((len(images_hwc), 3, size, size), dtype=np.float32)
+    for k, image in enumerate(images_hwc):
+        out[k] = preprocess_image(image, size)
+    return out
+
+
+def iter_preprocessed(
+    dataset: CifarTest, *, size: int = 128, limit: int | None = None, batch: int = 64
+) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """Preprocess on the fly, ``batch`` images at a time, without holding the whole set.
+
+    Yields:
+        (indices int64 (B,), float32 (B, 3, size, size)); the last batch may be short.
+    """
+    count = len(dataset) if limit is None else min(limit, len(dataset))
+    for start in range(0, count, batch):
+        indices = np.arange(start, min(start + batch, count), dtype=np.int64)
+        yield indices, preprocess_batch(dataset.images[indices], size)
+
+
+# --------------------------------------------------------------------------- checks
+
+
+def check_outputs(save_path: Path, label_path: Path, limit: int | None) -> None:
+    """Fail before any work on a bad limit or unusable output paths.
+
+    Raises:
+        DataError: naming the path and the fix.
+    """
+    if limit is not None and limit <= 0:
+        raise DataError(f"--limit must be a positive number of images, got {limit}", hint="e.g. --limit 100, or leave it out for all")
+    save_path, label_path = Path(save_path), Path(label_path)
+    if save_path.exists() and not save_path.is_dir():
+        raise DataError(f"save path {save_path} is a file, not a folder", hint="give --save-path a folder (new or made by bit data)")
+    _check_writable(save_path, "save path", "--save-path")
+    if label_path.is_dir():
+        raise DataError(f"label path {label_path} is a folder", hint="give --label-path a file name, e.g. WORKDIR/label.txt")
+    if not label_path.parent.is_dir():
+        raise DataError(f"folder {label_path.parent} of the label path does not exist", hint="create it or choose another --label-path")
+    _check_writable(label_path.parent, "label folder", "--label-path")
+
+
+def _check_writable(path: Path, what: str, flag: str) -> None:
+    existing = path
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if not existing.is_dir():
+        raise DataError(f"{what} {path} cannot be created: {existing} is a file", hint=f"choose another {flag}")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise DataError(f"{what} {path} is not writable (no write permission on {existing})", hint=f"choose another {flag}")
+
+
+# --------------------------------------------------------------------------- conversion
+
+
+def _numbered_bins(folder: Path) -> dict[int, Path]:
+    if not folder.is_dir():
+        return {}
+    return {int(m.group(1)): p for p in folder.iterdir() if (m := _BIN.match(p.name))}
+
+
+def _read_json(path: Path) -> dict | None:
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def _write_bin(path: Path, tensor: np.ndarray) -> None:
+    tmp = path.with_name(f".{path.name}.part")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+    try:
+        os.fchmod(fd, 0o644)  # ais_bench refuses group/other-writable inputs, whatever the umask
+        view = memoryview(tensor.astype("<f4", copy=False)).cast("B")
+        while view:
+            view = view[os.write(fd, view):]
+    finally:
+        os.close(fd)
+    os.replace(tmp, path)
+
+
+def _convert(images: np.ndarray, indices: list[int], save_path: Path, size: int) -> int:
+    for i in indices:
+        _write_bin(save_path / f"{i}.bin", preprocess_image(images[i], size))
+    return len(indices)
+
+
+def _run_parallel(dataset: CifarTest, todo: list[int], save_path: Path, size: int, workers: int,
+                  progress: Progress | None) -> None:
+    """Threads: Pillow's resize, numpy's take and file writes release the GIL."""
+    chunk = 64
+    chunks = [todo[k:k + chunk] for k in range(0, len(todo), chunk)]
+    done = 0
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        for finished in pool.map(lambda c: _convert(dataset.images, c, save_path, size), chunks):
+            done += finished
+            if progress:
+                progress(done, len(todo))
+
+
+def _expected_manifest(dataset: CifarTest, count: int, size: int) -> dict:
+    return {
+        "format": "bit-data",
+        "preprocess": PREPROCESS_VERSION,
+        "source_name": dataset.source.name,
+        "source_sha256": sha256_file(dataset.source),
+        "image_size": size,
+        "count": count,
+        "bytes_per_file": 3 * size * size * 4,
+        "synthetic": dataset.synthetic,
+    }
+
+
+def _complete(save_path: Path, manifest: dict) -> bool:
+    bins = _numbered_bins(save_path)
+    want = manifest["bytes_per_file"]
+    return len(bins) == manifest["count"] and all(
+        i in bins and bins[i].stat().st_size == want for i in range(manifest["count"])
+    )
+
+
+def _labels_text(dataset: CifarTest, count: int) -> str:
+    return "".join(f"{int(label)}\n" for label in dataset.labels[:count])
+
+
+def _prepare_folder(save_path: Path, expected: dict, count: int, force: bool) -> set[int]:
+    """Make ``save_path`` ready; return the indices already done by an interrupted identical run."""
+    own = (save_path / MANIFEST).exists() or (save_path / PARTIAL).exists()
+    if save_path.is_dir() and not own and not force and any(_numbered_bins(save_path)):
+        raise DataError(f"save path {save_path} already holds .bin files not written by bit data",
+                        hint="choose a new folder (ais_bench reads every .bin in it), or pass --force to overwrite them")
+    try:
+        save_path.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise DataError(f"cannot create save path {save_path}: {exc.strerror}", hint="choose another --save-path") from None
+    for stray in save_path.glob(".*.part"):  # temp files of a killed run
+        stray.unlink(missing_ok=True)
+    resume = not force and _read_json(save_path / PARTIAL) == expected
+    (save_path / MANIFEST).unlink(missing_ok=True)  # the folder is about to change
+    if not resume:
+        atomic_write_text(save_path / PARTIAL, json.dumps(expected, indent=2, sort_keys=True) + "\n")
+    bins = _numbered_bins(save_path)
+    for index, path in bins.items():
+        if index >= count:  # left from a larger earlier run; ais_bench would read them
+            path.unlink()
+    if not resume:
+        return set()
+    want = expected["bytes_per_file"]
+    return {i for i, p in bins.items() if i < count and p.stat().st_size == want}
+
+
+def bins_from_cifar(
+    dataset_path: Path,
+    save_path: Path,
+    label_path: Path,
+    *,
+    image_size: int = 128,
+    limit: int | None = None,
+    force: bool = False,
+    workers: int | None = None,
+    progress: Progress | None = None,
+) -> DataResult:
+    """Write ``SAVE/{i}.bin`` (float32 CHW, reference-exact) and the label file.
+
+    Args:
+        dataset_path: CIFAR-10 folder, its ``cifar-10-batches-py`` or the tarball.
+        save_path: folder for the ``.bin`` files.
+        label_path: label file (line ``i`` = class of ``{i}.bin``).
+        image_size: output height = width.
+        limit: only the first N images (None: all).
+        force: redo even when the outputs are up to date.
+        workers: threads (default: every core).
+        progress: called with (images done, images to do) as work advances.
+
+    Returns:
+        A :class:`DataResult`.
+
+    Raises:
+        DataError: for bad input data, a bad limit or unusable output paths.
+    """
+    started = time.perf_counter()
+    save_path, label_path = Path(save_path), Path(label_path)
+    check_outputs(save_path, label_path, limit)
+    dataset = read_cifar10_test(dataset_path)
+    count = len(dataset) if limit is None else min(limit, len(dataset))
+    expected = _expected_manifest(dataset, count, image_size)
+    labels = _labels_text(dataset, count)
+
+    def result(written: int, skipped: bool, resumed: int = 0) -> DataResult:
+        return DataResult(count, written, count * expected["bytes_per_file"], time.perf_counter() - started, skipped,
+                          save_path, label_path, dataset.synthetic, save_path / MANIFEST, dataset.source, resumed)
+
+    if not force and _read_json(save_path / MANIFEST) == expected and _complete(save_path, expected):
+        if not (label_path.is_file() and label_path.read_text() == labels):
+            atomic_write_text(label_path, labels)
+        return result(0, True)
+
+    done = _prepare_folder(save_path, expected, count, force)
+    todo = [i for i in range(count) if i not in done]
+    _run_parallel(dataset, todo, save_path, image_size, workers or os.cpu_count() or 1, progress)
+    try:
+        atomic_write_text(label_path, labels)
+    except OSError as exc:
+        raise DataError(f"cannot write label file {label_path}: {exc.strerror}", hint="choose another --label-path") from None
+    atomic_write_text(save_path / MANIFEST, json.dumps(expected, indent=2, sort_keys=True) + "\n")
+    (save_path / PARTIAL).unlink(missing_ok=True)
+    return result(len(todo), False, len(done))
