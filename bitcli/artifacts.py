@@ -7,6 +7,7 @@ This module is the only place that builds artefact paths, so every stage and
       dataset_bin/{i}.bin          bit data   (one float32 3x128x128 sample per file)
       dataset_bin/.manifest.json   bit data   (what the folder was made from)
       label.txt                    bit data   (line i = class of i.bin)
+      synthetic-cifar10/           bit data --synthetic N (demo set, CIFAR layout)
       bit.onnx (+ .json sidecar)   bit export (dynamic batch)
       bit_bs{bs}_sim.onnx (+.json) bit simplify
       bit_bs{bs}.om (+ .json)      bit atc
@@ -50,6 +51,11 @@ class Artifacts:
     @property
     def label_txt(self) -> Path:
         return self.workdir / "label.txt"
+
+    @property
+    def synthetic_data(self) -> Path:
+        """Where `bit data --synthetic N` writes its CIFAR-format demo set (no --dataset-path)."""
+        return self.workdir / "synthetic-cifar10"
 
     @property
     def onnx(self) -> Path:
