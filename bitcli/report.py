@@ -39,3 +39,89 @@ def render_settings(settings: Any) -> None:
         shown = ",".join(map(str, value)) if isinstance(value, tuple) else str(value)
         table.add_row(key, shown, settings.sources[key])
     ui.out.print(table)
+
+
+# --------------------------------------------------------------------------- bit data
+
+
+def data_summary(result: Any) -> dict[str, Any]:
+    """The JSON form of a :class:`~bitcli.stages.data.DataResult`."""
+    return {
+        "count": result.count, "written": result.written, "bytes": result.bytes,
+        "seconds": round(result.seconds, 3), "images_per_s": round(result.images_per_s, 1),
+        "skipped": result.skipped, "resumed": result.resumed, "synthetic": result.synthetic,
+        "save_path": str(result.save_path), "label_path": str(result.label_path),
+        "manifest": str(result.manifest), "source": str(result.source),
+    }
+
+
+def render_data(result: Any, *, as_json: bool = False) -> None:
+    """`bit data`: one summary line (count, bytes, seconds; says SYNTHETIC when it is)."""
+    if as_json:
+        print_json(data_summary(result))
+        return
+    tag = "SYNTHETIC (not CIFAR-10) " if result.synthetic else ""
+    size = f"{result.bytes:,} bytes ({result.bytes / 1e9:.2f} GB)"
+    if result.skipped:
+        line = (f"up to date: {result.count:,} {tag}images, {size} in {result.save_path}, labels in {result.label_path}"
+                f" — made from {result.source}; nothing to do (--force redoes it) [{result.seconds:.1f} s]")
+    else:
+        kept = f", {result.resumed:,} kept from an interrupted run" if result.resumed else ""
+        line = (f"wrote {result.written:,} of {result.count:,} {tag}images{kept}: {size} in {result.save_path},"
+                f" labels in {result.label_path}, {result.seconds:.1f} s ({result.images_per_s:,.0f} img/s)")
+    ui.out.print(line, soft_wrap=True, markup=False)
+
+
+# --------------------------------------------------------------------------- infer / eval / bench (runtimes)
+_CIFAR10_NAMES = ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck")
+
+
+def render_infer(result: Any) -> None:
+    """``bit infer``: one batch size's run (outputs, compute time, throughput)."""
+    import statistics
+
+    table = make_table(f"Inference — {result.backend} ({result.device}), bs {result.bs}", ["", "value"])
+    mean = statistics.fmean(result.compute_ms) if result.compute_ms else 0.0
+    table.add_row("outputs", f"{result.samples} in {result.result_dir}")
+    table.add_row("runs", f"{result.runs}" + (f" (last padded with {result.padded} copies)" if result.padded else ""))
+    table.add_row("compute mean", f"{mean:.3f} ms per batch")
+    table.add_row("throughput (compute)", f"{result.throughput:,.2f} samples/s")
+    if result.wall_s:
+        table.add_row("end to end", f"{result.images_per_s:,.2f} img/s ({result.wall_s:.1f} s)")
+    table.add_row("summary", str(result.summary_path))
+    ui.out.print(table)
+
+
+def render_accuracy(result: Any) -> None:
+    """``bit eval``: top-1..k, then per-class top-1 with the confusion row of each class."""
+    table = make_table(f"Accuracy — {result.output_dir} ({result.samples} samples)", ["metric", "value", "310P3 seed"])
+    for k, value in result.topk.items():
+        table.add_row(f"top-{k}", f"{100 * value:.2f}%", f"{100 * SEED_310P3_TOP1:.2f}%" if k == 1 else "")
+    ui.out.print(table)
+    names = _CIFAR10_NAMES if result.num_classes == 10 else tuple(str(c) for c in range(result.num_classes))
+    per = make_table("Per class (rows: true class, columns: predicted)", ["class", "samples", "top-1", *[n[:5] for n in names]])
+    for c, name in enumerate(names):
+        top1 = result.per_class[c]
+        per.add_row(f"{c} {name}", str(result.per_class_samples[c]), "—" if top1 is None else f"{100 * top1:.2f}%",
+                    *[str(v) for v in result.confusion[c]])
+    ui.out.print(per)
+
+
+def render_bench(result: Any) -> None:
+    """``bit bench``: throughput and latency per batch size beside the seed's 310P3 figures."""
+    table = make_table(
+        f"Throughput — {result.backend} ({result.device}), {result.loop} timed runs after {result.warmup} warm-up",
+        ["bs", "samples/s", "mean ms", "p50 ms", "p90 ms", "p99 ms", "310P3 seed samples/s", "status"],
+    )
+    for row in result.rows:
+        ref = SEED_310P3_THROUGHPUT.get(row.bs)
+        ref_text = f"{ref:,.2f}" if ref is not None else "—"
+        if row.status == "ok":
+            lat = row.latency_ms
+            table.add_row(str(row.bs), f"{row.throughput:,.2f}", f"{lat['mean']:.3f}", f"{lat['p50']:.3f}",
+                          f"{lat['p90']:.3f}", f"{lat['p99']:.3f}", ref_text, "ok")
+        else:
+            from rich.markup import escape
+
+            table.add_row(str(row.bs), "—", "—", "—", "—", "—", ref_text, f"[red]failed[/red]: {escape(str(row.reason))}")
+    ui.out.print(table)

@@ -1,0 +1,103 @@
+"""`bit data`: CIFAR-10 test set → WORKDIR/dataset_bin/{i}.bin + WORKDIR/label.txt (the seed's bit_preprocess.py)."""
+
+from __future__ import annotations
+
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated, Any, Callable, Iterator, Optional
+
+import typer
+
+from bitcli import report, ui
+from bitcli.commands._common import ForceOpt, JsonOpt, ProfileOpt, WorkdirOpt, settings
+
+
+def data_cli(
+    dataset_path: Annotated[Optional[Path], typer.Option("--dataset-path", help="Folder holding cifar-10-batches-py/, that folder, or cifar-10-python.tar.gz \\[profile: dataset.path].", show_default=False)] = None,
+    save_path: Annotated[Optional[Path], typer.Option("--save-path", help="Folder for the {i}.bin tensors (default: WORKDIR/dataset_bin).", show_default=False)] = None,
+    label_path: Annotated[Optional[Path], typer.Option("--label-path", help="Label file, line i = class of {i}.bin (default: WORKDIR/label.txt).", show_default=False)] = None,
+    limit: Annotated[Optional[int], typer.Option("--limit", help="Use only the first N test images \\[profile: dataset.limit].", show_default=False)] = None,
+    download: Annotated[bool, typer.Option("--download", help="Fetch cifar-10-python.tar.gz (md5-checked, resumable) into the dataset path when missing \\[profile: dataset.download].")] = False,
+    synthetic: Annotated[Optional[int], typer.Option("--synthetic", help="Write N deterministic synthetic images in CIFAR layout (into --dataset-path, else WORKDIR/synthetic-cifar10) and convert those; demo only \\[profile: dataset.synthetic].", show_default=False)] = None,
+    force: ForceOpt = False,
+    as_json: JsonOpt = False,
+    workdir: WorkdirOpt = None,
+    profile: ProfileOpt = None,
+) -> None:
+    """Turn the CIFAR-10 test set into float32 3×128×128 .bin files (bit-exact to the seed) and a label file."""
+    from bitcli.errors import ConfigError, DataError
+    from bitcli.stages import data as stage
+
+    for name, value in (("--limit", limit), ("--synthetic", synthetic)):
+        if value is not None and value <= 0:
+            raise DataError(f"{name} must be a positive number of images, got {value}", hint=f"e.g. {name} 100")
+    if synthetic is not None and download:
+        raise ConfigError("--synthetic and --download both given", hint="--synthetic makes its own data; drop one of them")
+    cfg = settings(profile, workdir=workdir, dataset__path=dataset_path, dataset__limit=limit,
+                   dataset__download=True if download else None, dataset__synthetic=synthetic)
+    names = cfg.artifacts
+    save = save_path or names.dataset_bin
+    labels = label_path or names.label_txt
+    if label_path is None:
+        _make_folder(names.workdir)
+    stage.check_outputs(save, labels, cfg["dataset.limit"])
+    source = _dataset(cfg, dataset_path)
+    ui.info(f"{source} → {save}/{{i}}.bin + {labels}")
+    with _progress("data", unit="img") as tick:
+        result = stage.bins_from_cifar(source, save, labels, image_size=cfg["model.image_size"],
+                                       limit=cfg["dataset.limit"], force=force, progress=tick)
+    report.render_data(result, as_json=as_json)
+
+
+def _dataset(cfg: Any, dataset_flag: Optional[Path]) -> Path:
+    """The dataset to convert: a synthetic set written now, a download, or the configured path."""
+    from bitcli.errors import DataError
+    from bitcli.stages import cifar
+
+    path = Path(cfg["dataset.path"])
+    if cfg["dataset.synthetic"]:
+        target = dataset_flag or cfg.artifacts.synthetic_data
+        written = cifar.write_cifar_layout(cifar.synthetic_cifar10(cfg["dataset.synthetic"]), target)
+        ui.warn(f"SYNTHETIC data: {cfg['dataset.synthetic']} generated images (not CIFAR-10) in {written.parent}")
+        return target
+    if not cfg["dataset.download"]:
+        return path
+    try:
+        found = cifar.locate(path)
+        ui.info(f"CIFAR-10 already at {found}; not downloading")
+        return path
+    except DataError:
+        pass
+    ui.info(f"downloading {cifar.CIFAR10_URL} → {path}")
+    with _progress("download", unit="B") as tick:
+        return cifar.download_cifar10(path, progress=tick)
+
+
+def _make_folder(folder: Path) -> None:
+    from bitcli.errors import DataError
+
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise DataError(f"cannot create workdir {folder}: {exc.strerror}", hint="choose another --workdir") from None
+
+
+@contextmanager
+def _progress(label: str, *, unit: str) -> Iterator[Callable[[int, Optional[int]], None]]:
+    """A rich progress bar on stderr with a rate (img/s or MB/s); silent under --quiet."""
+    if ui.state.quiet:
+        yield lambda done, total: None
+        return
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+    from rich.text import Text
+
+    class _Rate(TextColumn):
+        def render(self, task: Any) -> Any:  # average over the run so far
+            speed = task.completed / task.elapsed if task.elapsed else 0.0
+            return Text(f"{speed:,.0f} img/s" if unit == "img" else f"{speed / 1e6:,.1f} MB/s")
+
+    bar = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), _Rate(""),
+                   TimeElapsedColumn(), TimeRemainingColumn(), console=ui.err, transient=True)
+    task = bar.add_task(label, total=None)
+    with bar:
+        yield lambda done, total: bar.update(task, completed=done, total=total)
