@@ -243,7 +243,7 @@ def _labels_text(dataset: CifarTest, count: int) -> str:
 def _prepare_folder(save_path: Path, expected: dict, count: int, force: bool) -> set[int]:
     """Make ``save_path`` ready; return the indices already done by an interrupted identical run."""
     own = (save_path / MANIFEST).exists() or (save_path / PARTIAL).exists()
-    if save_path.is_dir() and not own and not force and any(_numbered_bins(save_path)):
+    if save_path.is_dir() and not own and not force and _numbered_bins(save_path):
         raise DataError(f"save path {save_path} already holds .bin files not written by bit data",
                         hint="choose a new folder (ais_bench reads every .bin in it), or pass --force to overwrite them")
     try:
