@@ -26,6 +26,7 @@ def data_cli(
 ) -> None:
     """Turn the CIFAR-10 test set into float32 3×128×128 .bin files (bit-exact to the seed) and a label file."""
     from bitcli.errors import ConfigError, DataError
+    from bitcli.stages import cifar
     from bitcli.stages import data as stage
 
     for name, value in (("--limit", limit), ("--synthetic", synthetic)):
@@ -42,6 +43,7 @@ def data_cli(
         _make_folder(names.workdir)
     stage.check_outputs(save, labels, cfg["dataset.limit"])
     source = _dataset(cfg, dataset_path)
+    cifar.locate(source)  # a missing set fails here, before any output line
     ui.info(f"{source} → {save}/{{i}}.bin + {labels}")
     with _progress("data", unit="img") as tick:
         result = stage.bins_from_cifar(source, save, labels, image_size=cfg["model.image_size"],
@@ -51,26 +53,16 @@ def data_cli(
 
 def _dataset(cfg: Any, dataset_flag: Optional[Path]) -> Path:
     """The dataset to convert: a synthetic set written now, a download, or the configured path."""
-    from bitcli.errors import DataError
-    from bitcli.stages import cifar
+    from bitcli.stages import data as stage
 
-    path = Path(cfg["dataset.path"])
-    if cfg["dataset.synthetic"]:
-        target = dataset_flag or cfg.artifacts.synthetic_data
-        written = cifar.write_cifar_layout(cifar.synthetic_cifar10(cfg["dataset.synthetic"]), target)
-        ui.warn(f"SYNTHETIC data: {cfg['dataset.synthetic']} generated images (not CIFAR-10) in {written.parent}")
-        return target
-    if not cfg["dataset.download"]:
-        return path
-    try:
-        found = cifar.locate(path)
-        ui.info(f"CIFAR-10 already at {found}; not downloading")
-        return path
-    except DataError:
-        pass
-    ui.info(f"downloading {cifar.CIFAR10_URL} → {path}")
-    with _progress("download", unit="B") as tick:
-        return cifar.download_cifar10(path, progress=tick)
+    if cfg["dataset.download"] and not cfg["dataset.synthetic"]:
+        with _progress("download", unit="B") as tick:
+            path, note = stage.dataset_source(cfg, dataset_flag, download_progress=tick)
+    else:
+        path, note = stage.dataset_source(cfg, dataset_flag)
+    if note:
+        (ui.warn if note.startswith("SYNTHETIC") else ui.info)(note)
+    return path
 
 
 def _make_folder(folder: Path) -> None:
@@ -84,8 +76,8 @@ def _make_folder(folder: Path) -> None:
 
 @contextmanager
 def _progress(label: str, *, unit: str) -> Iterator[Callable[[int, Optional[int]], None]]:
-    """A rich progress bar on stderr with a rate (img/s or MB/s); silent under --quiet."""
-    if ui.state.quiet:
+    """A rich progress bar on stderr with a rate (img/s or MB/s); silent under --quiet or without a terminal."""
+    if ui.state.quiet or not ui.err.is_terminal:  # logs and pipes get the summary line only
         yield lambda done, total: None
         return
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn

@@ -90,8 +90,9 @@ def _unpickle(data: bytes, where: str) -> object:
     try:
         return _NumpyOnlyUnpickler(io.BytesIO(data), encoding="bytes").load()
     except Exception as exc:  # truncated, not a pickle, foreign objects: all the same to the user
+        why = " ".join(str(exc).split())[:120]  # one line, whatever the unpickler said
         raise DataError(
-            f"{where} is not a readable CIFAR-10 pickle ({type(exc).__name__}: {exc})",
+            f"{where} is not a readable CIFAR-10 pickle ({type(exc).__name__}: {why})",
             hint="the file is damaged or not CIFAR-10; fetch cifar-10-python.tar.gz again (bit data --download)",
         ) from None
 
