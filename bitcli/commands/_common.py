@@ -20,7 +20,7 @@ ProfileOpt = Annotated[
 ]
 WorkdirOpt = Annotated[
     Optional[Path],
-    typer.Option("--workdir", "-w", help="Folder for every artefact [profile: workdir].", show_default=False),
+    typer.Option("--workdir", "-w", help="Folder for every artefact \\[profile: workdir].", show_default=False),
 ]
 ForceOpt = Annotated[bool, typer.Option("--force", help="Redo the work even when the outputs are up to date.")]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print only JSON on stdout.")]
@@ -39,7 +39,7 @@ BsOpt = Annotated[
     Optional[str],
     typer.Option(
         "--bs",
-        help="Batch sizes, comma-separated, e.g. 1,4,8 [profile: batch_sizes].",
+        help="Batch sizes, comma-separated, e.g. 1,4,8 \\[profile: batch_sizes].",
         callback=_check_bs,
         show_default=False,
     ),

@@ -30,13 +30,16 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
+from typing import TYPE_CHECKING, Iterator
 
 import numpy as np
 
 from bitcli.artifacts import atomic_write_text, sha256_file
 from bitcli.errors import DataError
 from bitcli.stages.cifar import CifarTest, Progress, read_cifar10_test
+
+if TYPE_CHECKING:
+    from bitcli.config import Settings
 
 PREPROCESS_VERSION = "pil-bilinear>f32/255>(x-0.5)/0.5>chw-f32le/v1"
 MANIFEST = ".manifest.json"
@@ -322,3 +325,40 @@ def bins_from_cifar(
     atomic_write_text(save_path / MANIFEST, json.dumps(expected, indent=2, sort_keys=True) + "\n")
     (save_path / PARTIAL).unlink(missing_ok=True)
     return result(len(todo), False, len(done))
+
+
+def dataset_source(
+    cfg: "Settings",
+    dataset_flag: Path | None = None,
+    *,
+    download_progress: Progress | None = None,
+) -> tuple[Path, str | None]:
+    """The data set to convert, as ``bit data`` and ``bit all`` both resolve it.
+
+    A synthetic set (``dataset.synthetic``) is written now (deterministic, so
+    rewriting it changes nothing); with ``dataset.download`` the tarball is
+    fetched unless CIFAR-10 is already there; otherwise ``dataset.path``.
+
+    Args:
+        cfg: resolved settings.
+        dataset_flag: an explicit ``--dataset-path`` (where a synthetic set goes).
+        download_progress: called with (bytes done, bytes total) while downloading.
+
+    Returns:
+        (the path to read, a note for the user or None).
+    """
+    from bitcli.stages import cifar
+
+    path = Path(cfg["dataset.path"])
+    if cfg["dataset.synthetic"]:
+        target = Path(dataset_flag) if dataset_flag else cfg.artifacts.synthetic_data
+        written = cifar.write_cifar_layout(cifar.synthetic_cifar10(cfg["dataset.synthetic"]), target)
+        return target, f"SYNTHETIC data: {cfg['dataset.synthetic']} generated images (not CIFAR-10) in {written.parent}"
+    if not cfg["dataset.download"]:
+        return path, None
+    try:
+        found = cifar.locate(path)
+        return path, f"CIFAR-10 already at {found}; not downloading"
+    except DataError:
+        pass
+    return cifar.download_cifar10(path, progress=download_progress), f"downloaded {cifar.CIFAR10_URL} into {path}"
