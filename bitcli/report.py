@@ -125,3 +125,73 @@ def render_bench(result: Any) -> None:
 
             table.add_row(str(row.bs), "—", "—", "—", "—", "—", ref_text, f"[red]failed[/red]: {escape(str(row.reason))}")
     ui.out.print(table)
+
+
+# --------------------------------------------------------------------------- export / simplify
+
+
+def export_summary(result: Any) -> dict[str, Any]:
+    """JSON view of an ExportResult (everything ``render_export`` shows)."""
+    meta = result.meta
+    return {
+        "output": str(result.output), "skipped": result.skipped, "arch": meta.get("arch"),
+        "num_classes": meta.get("num_classes"), "weights": meta.get("weights_source", meta.get("weights_digest")),
+        "format": meta.get("format"), "random": meta.get("random"), "weights_digest": meta.get("weights_digest"),
+        "opset": meta.get("opset"), "image_size": meta.get("image_size"), "max_abs_diff": result.max_abs_diff,
+        "top1_agree": result.top1_agree, "samples": meta.get("samples"), "seconds": round(result.seconds, 3),
+        "notes": list(result.notes),
+    }  # fmt: skip
+
+
+def render_export(result: Any) -> None:
+    """``bit export``: what was written, from what, and the torch-vs-ONNX check."""
+    data = export_summary(result)
+    label = "RANDOM weights" if data["random"] else f"{data['weights']} ({data['format']})"
+    title = f"Export — {'up to date, skipped' if data['skipped'] else 'exported and verified'}"
+    table = make_table(title, ["item", "value"])
+    diff = "—" if data["max_abs_diff"] is None else f"{data['max_abs_diff']:.3g}"
+    agree = "—" if data["top1_agree"] is None else f"{data['top1_agree']:.0%}"
+    for item, value in (
+        ("output", data["output"]), ("weights", label), ("arch / classes", f"{data['arch']} / {data['num_classes']}"),
+        ("opset / input", f"{data['opset']} / image N×3×{data['image_size']}×{data['image_size']} → class"),
+        ("max |Δ| torch vs ONNX", f"{diff} over {data['samples']} images"), ("top-1 agreement", agree),
+        ("time", f"{data['seconds']:.1f} s"),
+    ):  # fmt: skip
+        table.add_row(item, str(value))
+    ui.out.print(table)
+    for note in data["notes"]:
+        ui.warn(note)
+
+
+def simplify_summary(result: Any) -> dict[str, Any]:
+    """JSON view of a SimplifyResult (everything ``render_simplify`` shows)."""
+    return {
+        "model": str(result.model), "image_size": result.image_size, "ok": result.ok,
+        "rows": [
+            {"bs": r.bs, "path": str(r.path), "status": r.status, "seconds": round(r.seconds, 3),
+             "max_abs_diff": r.max_abs_diff, "ops_before": r.ops_before, "ops_after": r.ops_after, "error": r.error}
+            for r in result.rows
+        ],
+    }  # fmt: skip
+
+
+def render_simplify(result: Any) -> None:
+    """``bit simplify``: one row per batch size, then op counts before/after (like onnxsim's table)."""
+    from rich.markup import escape
+
+    table = make_table(f"Simplify — {result.model}", ["bs", "status", "output", "time s", "max |Δ|", "nodes before → after"])
+    for r in result.rows:
+        status = f"[red]failed[/red]: {escape(r.error)}" if r.error else r.status
+        diff = "—" if r.max_abs_diff is None else f"{r.max_abs_diff:.3g}"
+        nodes = f"{sum(r.ops_before.values())} → {sum(r.ops_after.values())}" if r.ops_after else "—"
+        table.add_row(str(r.bs), status, str(r.path.name), f"{r.seconds:.2f}", diff, nodes)
+    ui.out.print(table)
+    done = [r for r in result.rows if r.ops_after]
+    if not done:
+        return
+    ops = make_table("Op counts", ["op", "original", *[f"bs{r.bs} simplified" for r in done]])
+    names = sorted(set(done[0].ops_before).union(*(r.ops_after for r in done)))
+    for name in names:
+        ops.add_row(name, str(done[0].ops_before.get(name, 0)), *[str(r.ops_after.get(name, 0)) for r in done])
+    ops.add_row("[bold]total[/bold]", str(sum(done[0].ops_before.values())), *[str(sum(r.ops_after.values())) for r in done])
+    ui.out.print(ops)

@@ -224,7 +224,7 @@ def checkpoint_filter_fn(state_dict: dict, model: Any) -> dict:
                     array = array.transpose(3, 2, 0, 1)  # HWIO -> OIHW
                 out[npz_to_torch_name(key)] = torch.from_numpy(np.ascontiguousarray(array)).to(dtype)
         return out
-    return {k.removeprefix("module."): v for k, v in state_dict.items()}
+    return {k.removeprefix("module."): v.to(dtype) if v.is_floating_point() else v for k, v in state_dict.items()}
 
 
 def npz_to_torch_name(key: str) -> str:
@@ -332,9 +332,12 @@ def _arch_hint(state_dict: dict, arch: str) -> str:
 
 def _model_from_state_dict(state_dict: dict, arch: str, num_classes: int | None, path: Path) -> Any:
     """A fresh ``arch`` model holding ``state_dict``; its head size comes from the checkpoint."""
+    import torch
+
     from bitcli.model.resnetv2 import create_model
 
-    model = create_model(arch, 1)
+    with torch.device("meta"):  # shapes only: the checkpoint supplies every value
+        model = create_model(arch, 1)
     state_dict = checkpoint_filter_fn(state_dict, model)
     head = state_dict.get("head.conv.bias")
     classes = int(head.shape[0]) if head is not None else None
@@ -346,11 +349,12 @@ def _model_from_state_dict(state_dict: dict, arch: str, num_classes: int | None,
             f"{path} has a {classes}-class head but --num-classes is {num_classes}",
             hint=f"drop --num-classes (or set model.num_classes: {classes} in the profile)",
         )
-    model = create_model(arch, classes)
+    with torch.device("meta"):
+        model = create_model(arch, classes)
     problems = _fit_problems(state_dict, model)
     if problems:
         raise CheckpointError(f"{path} does not fit {arch}: {'; '.join(problems)}", hint=_arch_hint(state_dict, arch))
-    model.load_state_dict(state_dict, strict=True)
+    model.load_state_dict(state_dict, strict=True, assign=True)
     return model.eval()
 
 
@@ -373,20 +377,18 @@ def _load_npz(path: Path, arch: str, num_classes: int | None) -> LoadedModel:
     classes = num_classes or npz_classes
     if classes is None:
         raise CheckpointError(f"{path} has no head (resnet/head/conv2d/bias); pass --num-classes to zero-init one")
-    model = create_model(arch, classes)
+    with torch.device("meta"):  # shapes only: the npz (or zeros) supplies every value
+        model = create_model(arch, classes)
     state_dict = checkpoint_filter_fn(arrays, model)
     notes = []
     if npz_classes != classes:
         state_dict = {k: v for k, v in state_dict.items() if not k.startswith("head.conv.")}
-        with torch.no_grad():
-            torch.nn.init.zeros_(model.head.conv.weight)
-            torch.nn.init.zeros_(model.head.conv.bias)
-        state_dict["head.conv.weight"] = model.head.conv.weight.detach().clone()
-        state_dict["head.conv.bias"] = model.head.conv.bias.detach().clone()
+        state_dict["head.conv.weight"] = torch.zeros(tuple(model.head.conv.weight.shape))
+        state_dict["head.conv.bias"] = torch.zeros(classes)
         notes.append(f"npz head has {npz_classes} classes, not {classes}: body loaded, head zeroed (BiT zero_head)")
     problems = _fit_problems(state_dict, model)
     if problems:
         named = [re.sub(r"[\w.]+\.(weight|bias)", lambda m: torch_to_npz_name(m.group(0)), p) for p in problems]
         raise CheckpointError(f"{path} does not fit {arch}: {'; '.join(named)}", hint=_arch_hint(state_dict, arch))
-    model.load_state_dict(state_dict, strict=True)
+    model.load_state_dict(state_dict, strict=True, assign=True)
     return LoadedModel(model.eval(), arch, classes, "npz", str(path), sha256_file(path), False, notes)

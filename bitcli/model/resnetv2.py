@@ -238,7 +238,7 @@ def fold_weight_standardization(model: nn.Module) -> nn.Module:
         The folded copy, in eval mode; ``model`` is untouched.
     """
     folded = copy.deepcopy(model).eval()
-    for parent in list(folded.modules()):
+    for parent in list(folded.modules()):  # copying first keeps `model` untouched
         for name, child in list(parent.named_children()):
             if isinstance(child, StdConv2d):
                 parent._modules[name] = _plain_conv(child)
@@ -246,7 +246,10 @@ def fold_weight_standardization(model: nn.Module) -> nn.Module:
 
 
 def _plain_conv(conv: StdConv2d) -> nn.Conv2d:
-    plain = nn.Conv2d(
+    # skip_init: the weights are overwritten at once; a default init of ~23M
+    # parameters would cost more than the export itself.
+    plain = torch.nn.utils.skip_init(
+        nn.Conv2d,
         conv.in_channels,
         conv.out_channels,
         conv.kernel_size,
