@@ -42,27 +42,17 @@ def data_cli(
     if label_path is None:
         _make_folder(names.workdir)
     stage.check_outputs(save, labels, cfg["dataset.limit"])
-    source = _dataset(cfg, dataset_path)
+    downloading = cfg["dataset.download"] and not cfg["dataset.synthetic"]
+    with _progress("download", unit="B", show=downloading) as tick:
+        source, note = stage.dataset_source(cfg, dataset_path, download_progress=tick)
+    if note:
+        (ui.warn if note.startswith("SYNTHETIC") else ui.info)(note)
     cifar.locate(source)  # a missing set fails here, before any output line
     ui.info(f"{source} → {save}/{{i}}.bin + {labels}")
     with _progress("data", unit="img") as tick:
         result = stage.bins_from_cifar(source, save, labels, image_size=cfg["model.image_size"],
                                        limit=cfg["dataset.limit"], force=force, progress=tick)
     report.render_data(result, as_json=as_json)
-
-
-def _dataset(cfg: Any, dataset_flag: Optional[Path]) -> Path:
-    """The dataset to convert: a synthetic set written now, a download, or the configured path."""
-    from bitcli.stages import data as stage
-
-    if cfg["dataset.download"] and not cfg["dataset.synthetic"]:
-        with _progress("download", unit="B") as tick:
-            path, note = stage.dataset_source(cfg, dataset_flag, download_progress=tick)
-    else:
-        path, note = stage.dataset_source(cfg, dataset_flag)
-    if note:
-        (ui.warn if note.startswith("SYNTHETIC") else ui.info)(note)
-    return path
 
 
 def _make_folder(folder: Path) -> None:
@@ -75,9 +65,9 @@ def _make_folder(folder: Path) -> None:
 
 
 @contextmanager
-def _progress(label: str, *, unit: str) -> Iterator[Callable[[int, Optional[int]], None]]:
+def _progress(label: str, *, unit: str, show: bool = True) -> Iterator[Callable[[int, Optional[int]], None]]:
     """A rich progress bar on stderr with a rate (img/s or MB/s); silent under --quiet or without a terminal."""
-    if ui.state.quiet or not ui.err.is_terminal:  # logs and pipes get the summary line only
+    if not show or ui.state.quiet or not ui.err.is_terminal:  # logs and pipes get the summary line only
         yield lambda done, total: None
         return
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn

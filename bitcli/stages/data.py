@@ -36,7 +36,7 @@ import numpy as np
 
 from bitcli.artifacts import atomic_write_text, sha256_file
 from bitcli.errors import DataError
-from bitcli.stages.cifar import CifarTest, Progress, read_cifar10_test
+from bitcli.stages.cifar import CifarTest, Progress, read_cifar10_test, synthetic_cifar10, write_cifar_layout  # noqa: F401 (re-exported)
 
 if TYPE_CHECKING:
     from bitcli.config import Settings
