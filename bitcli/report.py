@@ -195,3 +195,46 @@ def render_simplify(result: Any) -> None:
         ops.add_row(name, str(done[0].ops_before.get(name, 0)), *[str(r.ops_after.get(name, 0)) for r in done])
     ops.add_row("[bold]total[/bold]", str(sum(done[0].ops_before.values())), *[str(sum(r.ops_after.values())) for r in done])
     ui.out.print(ops)
+
+
+# --------------------------------------------------------------------------- bit atc / bit doctor
+
+
+def atc_summary(result: Any) -> dict[str, Any]:
+    """JSON view of an AtcResult (everything ``render_atc`` shows)."""
+    return {
+        "chip": result.chip, "soc_version": result.soc_version, "model_dir": str(result.model_dir),
+        "rows": [{"bs": r.bs, "om": str(r.om), "status": r.status, "seconds": round(r.seconds, 3),
+                  "command": r.command} for r in result.rows],
+    }  # fmt: skip
+
+
+def render_atc(result: Any) -> None:
+    """``bit atc``: one row per batch size with its .om, status and ATC time."""
+    table = make_table(f"ATC — {result.soc_version} — {result.model_dir}", ["bs", "om", "status", "time s"])
+    for r in result.rows:
+        table.add_row(str(r.bs), r.om.name, r.status, f"{r.seconds:.1f}" if r.seconds else "—")
+    ui.out.print(table)
+
+
+def doctor_summary(result: Any) -> dict[str, Any]:
+    """JSON view of a DoctorResult."""
+    return {
+        "backend": result.backend, "backend_ok": result.backend_ok, "backend_reason": result.backend_reason,
+        "checks": [{"name": c.name, "status": c.status, "found": c.found, "affects": c.affects, "fix": c.fix}
+                   for c in result.checks],
+    }  # fmt: skip
+
+
+def render_doctor(result: Any) -> None:
+    """``bit doctor``: what this host has, what each missing part blocks, and the fix."""
+    from rich.markup import escape
+
+    colour = {"ok": "green", "missing": "red", "warn": "yellow", "info": "dim"}
+    table = make_table("bit doctor — this host", ["check", "status", "found", "affects", "fix"])
+    for c in result.checks:
+        status = f"[{colour.get(c.status, 'white')}]{c.status}[/]"
+        table.add_row(c.name, status, escape(c.found), escape(c.affects or ""), escape(c.fix or ""))
+    ui.out.print(table)
+    verdict = "can run" if result.backend_ok else f"cannot run: {result.backend_reason}"
+    ui.out.print(f"backend {result.backend}: {escape(verdict)}", soft_wrap=True)

@@ -53,7 +53,7 @@ class ToolResult:
 
     def tail(self, lines: int = TAIL_LINES) -> str:
         """The last ``lines`` non-empty lines of output (progress dots and ``\\r`` bars dropped)."""
-        kept = [ln.rsplit("\r", 1)[-1].rstrip() for ln in self.output.splitlines()]
+        kept = [ln.rsplit("\r", 1)[-1].rstrip() for ln in self.output.split("\n")]
         kept = [ln for ln in kept if ln.strip(" .")]
         return "\n".join(kept[-lines:])
 
@@ -110,12 +110,17 @@ def _cann_env_cached(path: str, _mtime: int, base_env: tuple[tuple[str, str], ..
     return tuple(pairs)
 
 
-def tool_env(tool: str, set_env: str | os.PathLike[str] | None) -> tuple[dict[str, str], str]:
+def default_set_env() -> str:
+    """``ascend.set_env`` when no settings are at hand: $BIT_SET_ENV, else CANN's default path."""
+    return os.environ.get("BIT_SET_ENV") or DEFAULT_SET_ENV
+
+
+def tool_env(tool: str, set_env: str | os.PathLike[str] | None = None) -> tuple[dict[str, str], str]:
     """The environment in which ``tool`` is found: this one, else the sourced CANN one.
 
     Args:
         tool: executable name, e.g. ``"atc"``.
-        set_env: path of CANN's set_env.sh (None: do not try it).
+        set_env: path of CANN's set_env.sh (None: :func:`default_set_env`).
 
     Returns:
         (environment, full path of the tool).
@@ -126,6 +131,7 @@ def tool_env(tool: str, set_env: str | os.PathLike[str] | None) -> tuple[dict[st
     here = find_tool(tool)
     if here:
         return dict(os.environ), here
+    set_env = set_env or default_set_env()
     if set_env and Path(set_env).is_file():
         env = cann_env(set_env)
         found = find_tool(tool, env)
@@ -136,7 +142,7 @@ def tool_env(tool: str, set_env: str | os.PathLike[str] | None) -> tuple[dict[st
             f"'{tool}' is not on PATH, not even after sourcing {set_env}",
             hint="the CANN toolkit looks incomplete; reinstall it or point ascend.set_env at the right set_env.sh",
         )
-    where = f"no CANN script at {set_env}" if set_env else "no CANN script configured"
+    where = f"no CANN script at {set_env}"
     raise ToolNotFound(
         f"'{tool}' is not on PATH and {where}",
         hint="on an Ascend host: source /usr/local/Ascend/ascend-toolkit/set_env.sh or set ascend.set_env "

@@ -1,0 +1,30 @@
+"""`bit doctor`: check this host for every stage; exit 1 when the chosen backend cannot run."""
+
+from __future__ import annotations
+
+from typing import Annotated, Optional
+
+import typer
+
+from bitcli import report
+from bitcli.commands._common import JsonOpt, ProfileOpt, WorkdirOpt, settings
+
+
+def doctor_cli(
+    backend: Annotated[Optional[str], typer.Option("--backend", "-b", help="auto | ascend | onnxruntime | torch \\[profile: backend].", show_default=False)] = None,
+    as_json: JsonOpt = False,
+    workdir: WorkdirOpt = None,
+    profile: ProfileOpt = None,
+) -> None:
+    """Show Python packages, CANN/atc, npu-smi chips, ais_bench and disk space, and what each missing part blocks."""
+    from bitcli.stages.doctor import check_host
+
+    cfg = settings(profile, workdir=workdir, backend=backend)
+    result = check_host(backend=cfg["backend"], set_env=cfg["ascend.set_env"], workdir=cfg.workdir,
+                        devices=tuple(cfg["ascend.devices"]))
+    if as_json:
+        report.print_json(report.doctor_summary(result))
+    else:
+        report.render_doctor(result)
+    if not result.backend_ok:
+        raise typer.Exit(1)

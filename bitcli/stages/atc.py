@@ -1,0 +1,217 @@
+"""ONNX → Ascend .om with ATC, one static-shape model per batch size.
+
+The command is exactly the seed's (reference/ascend-tools.md §1 step 4, §3)::
+
+    atc --framework=5 --model=DIR/bit_bs{bs}_sim.onnx --input_format=NCHW
+        --input_shape=image:{bs},3,128,128 --output=DIR/bit_bs{bs} --log=error
+        --soc_version=Ascend{chip} [--precision_mode=MODE]
+
+Success means exit 0 *and* the ``ATC run success`` verdict *and* the .om on
+disk. ATC runs in a scratch folder (it drops ``kernel_meta/`` and
+``fusion_result.json`` in its cwd); an .om whose sidecar matches the ONNX
+hash, SoC and precision mode is skipped.
+"""
+
+from __future__ import annotations
+
+import re
+import shlex
+import shutil
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+from bitcli.artifacts import MODEL_STEM, Artifacts, is_current, sha256_file, sim_onnx_path, write_sidecar
+from bitcli.errors import ExportError, ToolFailed
+from bitcli.npu import resolve_chip, soc_version
+from bitcli.tools import ToolResult, run_tool, tool_env
+
+INPUT_NAME = "image"  # bit_pth2onnx.py's input name; --input_shape must use it
+SUCCESS_LINE = "ATC run success"
+FAILED_LINE = "ATC run failed"
+_CODE_LINE = re.compile(r"(?:^|[\s\]])(E[0-9A-Z]\d{4}|EZ\d{4}|EC\d{4}): ?(.*)$")
+# Hints for the failures operators meet most (reference §3.3, §6).
+HINTS = {
+    "E10001": "the --input_shape name must be the ONNX input name ('image' for BiT) and the shape must match; "
+              "re-export with `bit export --force` and `bit simplify --force`",
+    "E19010": "ATC cannot parse an operator of this ONNX opset; export with model.opset: 13 (the default), "
+              "then `bit export --force`, `bit simplify --force`",
+    "E10007": "internal: --framework missing from the atc command line",
+    "E10054": "a required atc parameter is empty; check the model folder and --chip",
+    "EZ3003": "this SoC has no kernel for an operator; check --chip matches npu-smi info",
+    "EC0010": "ATC's Python dependencies are missing: pip install decorator sympy attrs psutil numpy in ATC's Python",
+}
+LIBS_HINT = ("the CANN libraries are not on LD_LIBRARY_PATH: source {set_env} (bit does this itself when atc is "
+             "not on PATH; set ascend.set_env / BIT_SET_ENV to your set_env.sh) and check the driver under "
+             "/usr/local/Ascend/driver")
+
+
+@dataclass
+class AtcRow:
+    """One batch size: what was (or would be) run, and how it went."""
+
+    bs: int
+    om: Path
+    status: str            # built | up to date | dry run
+    seconds: float = 0.0
+    command: str = ""
+    log: Path | None = None
+
+
+@dataclass
+class AtcResult:
+    """The .om files for every requested batch size."""
+
+    chip: str
+    soc_version: str
+    model_dir: Path
+    rows: list[AtcRow] = field(default_factory=list)
+
+
+def atc_argv(model_dir: Path, bs: int, soc: str, *, image_size: int = 128, precision_mode: str | None = None,
+             atc: str = "atc") -> list[str]:
+    """The seed's atc command line for one batch size (absolute paths: ATC runs in a scratch cwd)."""
+    model_dir = Path(model_dir).resolve()
+    output = Artifacts(model_dir).om(bs).with_suffix("")  # ATC appends .om itself
+    argv = [
+        atc,
+        "--framework=5",  # 5 = ONNX
+        f"--model={sim_onnx_path(model_dir, MODEL_STEM, bs)}",
+        "--input_format=NCHW",
+        f"--input_shape={INPUT_NAME}:{bs},3,{image_size},{image_size}",
+        f"--output={output}",
+        "--log=error",  # errors in the CANN log dir; the console verdict is what we parse
+        f"--soc_version={soc}",
+    ]
+    if precision_mode:
+        argv.append(f"--precision_mode={precision_mode}")
+    return argv
+
+
+def om_from_onnx(
+    model_dir: Path,
+    batch_sizes: tuple[int, ...],
+    *,
+    chip: str = "auto",
+    set_env: str | None = None,
+    precision_mode: str | None = None,
+    image_size: int = 128,
+    force: bool = False,
+    dry_run: bool = False,
+    log_dir: Path | None = None,
+    progress: Callable[[str], None] | None = None,
+) -> AtcResult:
+    """Convert ``bit_bs{bs}_sim.onnx`` to ``bit_bs{bs}.om`` for each batch size.
+
+    Args:
+        model_dir: folder holding the simplified ONNX files; the .om files go beside them.
+        batch_sizes: batch sizes to convert, in order.
+        chip: ``auto`` (npu-smi) or a chip name (310P3 / Ascend310P3).
+        set_env: CANN's set_env.sh, sourced when atc/npu-smi are not on PATH.
+        precision_mode: ATC ``--precision_mode`` (None: ATC's default).
+        image_size: input height = width.
+        force: rebuild even when up to date.
+        dry_run: resolve everything, build the command lines, run nothing.
+        log_dir: where each run's full output goes (``atc_bs{bs}.log``).
+        progress: called with one line per batch size.
+
+    Returns:
+        :class:`AtcResult` with one row per batch size.
+
+    Raises:
+        ExportError: a simplified ONNX is missing.
+        ToolNotFound / ToolFailed / ConfigError: atc or the chip cannot be used; ATC failed.
+    """
+    model_dir = Path(model_dir).resolve()
+    missing = [bs for bs in batch_sizes if not sim_onnx_path(model_dir, MODEL_STEM, bs).is_file()]
+    if missing:
+        raise ExportError(
+            f"no simplified ONNX for batch size {', '.join(map(str, missing))} in {model_dir} "
+            f"(expected {sim_onnx_path(model_dir, MODEL_STEM, missing[0]).name})",
+            hint=f"run `bit simplify --bs {','.join(map(str, missing))}` first (or pass --model-dir)",
+        )
+    chip_name = resolve_chip(chip, set_env)
+    soc = soc_version(chip_name)
+    result = AtcResult(chip_name, soc, model_dir)
+    env, exe = (None, "atc") if dry_run else tool_env("atc", set_env)
+    for bs in batch_sizes:
+        argv = atc_argv(model_dir, bs, soc, image_size=image_size, precision_mode=precision_mode)
+        om = Artifacts(model_dir).om(bs)
+        meta = {
+            "batch_size": bs,
+            "onnx": sim_onnx_path(model_dir, MODEL_STEM, bs).name,
+            "onnx_sha256": sha256_file(sim_onnx_path(model_dir, MODEL_STEM, bs)),
+            "soc_version": soc,
+            "precision_mode": precision_mode or "default (force_fp16)",
+            "input_shape": f"{INPUT_NAME}:{bs},3,{image_size},{image_size}",
+        }
+        row = AtcRow(bs, om, "", command=shlex.join(argv))
+        if dry_run:
+            row.status = "dry run"
+        elif not force and is_current(om, meta):
+            row.status = "up to date"
+        else:
+            log = Path(log_dir) / f"atc_bs{bs}.log" if log_dir else None
+            row.seconds = _run_one([exe, *argv[1:]], om, env, log, set_env)
+            write_sidecar(om, {**meta, "command": row.command})
+            row.status, row.log = "built", log
+        result.rows.append(row)
+        if progress:
+            took = f" in {row.seconds:.1f} s" if row.status == "built" else ""
+            progress(f"bs {bs}: {om.name} {row.status}{took}")
+    return result
+
+
+def _run_one(argv: list[str], om: Path, env: dict[str, str] | None, log: Path | None, set_env: str | None) -> float:
+    """Run ATC for one .om in a scratch folder; keep any previous .om if it fails."""
+    backup = om.with_name(f".{om.name}.prev")
+    if om.exists():
+        om.replace(backup)  # restored below (its sidecar untouched) if ATC fails: nothing on disk is lost
+    start = time.perf_counter()
+    scratch = Path(tempfile.mkdtemp(prefix="bit_atc_"))
+    try:
+        res = run_tool(argv, env=env, cwd=scratch, log_path=log)
+        if not (res.ok and SUCCESS_LINE in res.output and om.is_file()):
+            raise atc_failure(res, om, set_env)
+    except BaseException:
+        om.unlink(missing_ok=True)
+        if backup.exists():
+            backup.replace(om)
+        raise
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+    backup.unlink(missing_ok=True)
+    return time.perf_counter() - start
+
+
+def error_codes(output: str) -> list[tuple[str, str]]:
+    """ATC's error-manager lines as (code, message), in order, without duplicates."""
+    found: list[tuple[str, str]] = []
+    for line in output.splitlines():
+        match = _CODE_LINE.search(line.strip())
+        if match and (match.group(1), match.group(2).strip()) not in found:
+            found.append((match.group(1), match.group(2).strip()))
+    return found
+
+
+def atc_failure(res: ToolResult, om: Path, set_env: str | None) -> ToolFailed:
+    """One error naming ATC's E-codes and messages, the command line, and the likely fix."""
+    codes = error_codes(res.output)
+    where = f"; full log: {res.log_path}" if res.log_path else ""
+    if "error while loading shared libraries" in res.output:
+        lib = re.search(r"error while loading shared libraries: (\S+?):", res.output)
+        what = f"atc cannot load {lib.group(1) if lib else 'its shared libraries'} (exit {res.returncode})"
+        hint = LIBS_HINT.format(set_env=set_env or "/usr/local/Ascend/ascend-toolkit/set_env.sh")
+    elif codes:
+        what = "ATC failed (exit {}): {}".format(res.returncode, " | ".join(f"{c}: {m}" for c, m in codes))
+        hint = next((HINTS[c] for c, _ in codes if c in HINTS), "see the ATC log under $HOME/ascend/log")
+    elif res.ok and SUCCESS_LINE in res.output:
+        what = f"ATC reported success but {om} was not written"
+        hint = "check free disk space and write permission in the model folder"
+    else:
+        tail = res.tail(6).replace("\n", " | ")
+        what = f"ATC failed (exit {res.returncode}) without an error code: {tail or 'no output'}"
+        hint = "rerun the command below by hand after sourcing set_env.sh"
+    return ToolFailed(f"{what}; command: {res.command}{where}", hint=hint)

@@ -1,0 +1,150 @@
+"""`bit atc` against the stand-in atc: the seed's exact command, verdicts, E-codes, set_env, skipping."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import pytest
+from conftest import STANDIN_PYLIB, invoke, make_onnx
+
+SEED_ARGS = ["--framework=5", "--model={d}/bit_bs{bs}_sim.onnx", "--input_format=NCHW",
+             "--input_shape=image:{bs},3,8,8", "--output={d}/bit_bs{bs}", "--log=error", "--soc_version=Ascend{chip}"]
+
+
+@pytest.fixture
+def work(tmp_path, monkeypatch):
+    """A workdir with bit_bs1/4_sim.onnx (8 px) and an argv log of every atc call."""
+    work = tmp_path / "w"
+    for bs in (1, 4):
+        make_onnx(work / f"bit_bs{bs}_sim.onnx", bs)
+    monkeypatch.setenv("STANDIN_ATC_LOG", str(tmp_path / "atc_calls.jsonl"))
+    return work
+
+
+def _calls(work: Path) -> list[list[str]]:
+    log = work.parent / "atc_calls.jsonl"
+    return [json.loads(line) for line in log.read_text().splitlines()] if log.exists() else []
+
+
+def _atc(runner, work, tiny_profile, *extra, root=()):
+    return invoke(runner, *root, "atc", "-p", str(tiny_profile), "-w", str(work), *extra)
+
+
+def test_builds_each_bs_with_the_seed_command(runner, standins, work, tiny_profile):
+    result = _atc(runner, work, tiny_profile, "--bs", "1,4")
+    assert result.exit_code == 0, result.output
+    assert "Traceback" not in result.output
+    calls = _calls(work)
+    assert calls == [[a.format(d=work.resolve(), bs=bs, chip="310P3") for a in SEED_ARGS] for bs in (1, 4)]
+    sys.path.insert(0, str(STANDIN_PYLIB))
+    import standin_om
+
+    for bs in (1, 4):
+        meta, body = standin_om.read_om(work / f"bit_bs{bs}.om")
+        assert body == (work / f"bit_bs{bs}_sim.onnx").read_bytes()
+        assert meta["inputs"][0]["shape"] == [bs, 3, 8, 8] and meta["soc_version"] == "Ascend310P3"
+        side = json.loads((work / f"bit_bs{bs}.om.json").read_text())
+        assert side["soc_version"] == "Ascend310P3" and len(side["onnx_sha256"]) == 64
+    assert "bs 1: bit_bs1.om built in" in result.stderr and "bs 4: bit_bs4.om built in" in result.stderr
+    # ATC ran in a scratch folder: its litter is neither in the workdir nor the cwd
+    assert not (work / "kernel_meta").exists() and not Path("kernel_meta").exists()
+    assert not Path("fusion_result.json").exists()
+    assert "$ " in (work / "logs" / "atc_bs4.log").read_text()
+
+
+def test_up_to_date_is_skipped_and_changes_rebuild(runner, standins, work, tiny_profile):
+    assert _atc(runner, work, tiny_profile, "--bs", "4", "--chip", "310P3").exit_code == 0
+    again = _atc(runner, work, tiny_profile, "--bs", "4", "--chip", "310P3")
+    assert again.exit_code == 0 and "up to date" in again.output and len(_calls(work)) == 1
+    precise = _atc(runner, work, tiny_profile, "--bs", "4", "--chip", "310P3", "--precision-mode", "force_fp32")
+    assert precise.exit_code == 0 and len(_calls(work)) == 2
+    assert _calls(work)[-1][-1] == "--precision_mode=force_fp32"
+    make_onnx(work / "bit_bs4_sim.onnx", 4, opset=12)  # a different ONNX → stale .om
+    assert _atc(runner, work, tiny_profile, "--bs", "4", "--chip", "310P3", "--precision-mode", "force_fp32").exit_code == 0
+    assert len(_calls(work)) == 3
+    assert _atc(runner, work, tiny_profile, "--bs", "4", "--chip", "Ascend910B4", "--precision-mode", "force_fp32").exit_code == 0
+    assert _calls(work)[-1][6] == "--soc_version=Ascend910B4"
+    assert _atc(runner, work, tiny_profile, "--bs", "4", "--chip", "910B4", "--precision-mode", "force_fp32", "--force").exit_code == 0
+    assert len(_calls(work)) == 5
+
+
+def test_dry_run_prints_the_command_and_stops(runner, no_ascend, work, tiny_profile):
+    result = _atc(runner, work, tiny_profile, "--bs", "1,4", "--chip", "Ascend310P3", "--dry-run")
+    assert result.exit_code == 0, result.output
+    lines = result.stdout.strip().splitlines()
+    assert lines == [" ".join(["atc", *[a.format(d=work.resolve(), bs=bs, chip="310P3") for a in SEED_ARGS]]) for bs in (1, 4)]
+    assert not list(work.glob("*.om")) and _calls(work) == []
+
+
+def test_e10001_input_name_failure_keeps_previous_om(runner, standins, work, tiny_profile):
+    assert _atc(runner, work, tiny_profile, "--bs", "4").exit_code == 0
+    before = (work / "bit_bs4.om").read_bytes()
+    make_onnx(work / "bit_bs4_sim.onnx", None, input_name="input")  # dynamic, wrongly named input
+    result = _atc(runner, work, tiny_profile, "--bs", "4", "--force")
+    assert result.exit_code == 1
+    assert "Traceback" not in result.output
+    err = " ".join(result.stderr.split())
+    assert "E10001: Value [-1] for parameter [input] is invalid" in err
+    assert "--input_shape=image:4,3,8,8" in err  # the command line is in the message
+    assert "ONNX input name" in err  # the hint for E10001
+    assert (work / "bit_bs4.om").read_bytes() == before
+    assert not list(work.glob(".bit_bs4.om.prev"))
+
+
+def test_e19010_opset_hint(runner, standins, work, tiny_profile, monkeypatch):
+    monkeypatch.setenv("STANDIN_ATC_MAX_OPSET", "11")
+    result = _atc(runner, work, tiny_profile, "--bs", "1")
+    assert result.exit_code == 1
+    err = " ".join(result.stderr.split())
+    assert "E19010: No parser is registered for Op" in err and "model.opset: 13" in err
+    assert not (work / "bit_bs1.om").exists()
+
+
+def test_missing_libraries_point_at_set_env(runner, standins, work, tiny_profile, monkeypatch):
+    monkeypatch.setenv("STANDIN_ATC_MISSING_LIBS", "1")
+    result = _atc(runner, work, tiny_profile, "--bs", "1")
+    assert result.exit_code == 1
+    err = " ".join(result.stderr.split())
+    assert "atc cannot load libascend_hal.so (exit 127)" in err
+    assert "LD_LIBRARY_PATH" in err and "set_env.sh" in err
+
+
+def test_atc_and_npu_smi_found_by_sourcing_set_env(runner, sourced, work, tiny_profile):
+    result = _atc(runner, work, tiny_profile, "--bs", "1", root=("-v",))
+    assert result.exit_code == 0, result.output
+    assert (work / "bit_bs1.om").is_file()
+    assert "atc found after sourcing" in result.stderr
+
+
+def test_no_cann_is_one_clear_line(runner, no_ascend, work, tiny_profile):
+    result = _atc(runner, work, tiny_profile, "--bs", "1", "--chip", "310P3")
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    assert "'atc' is not on PATH and no CANN script at" in " ".join(result.stderr.split())
+
+
+def test_missing_simplified_onnx_names_the_fix(runner, standins, tmp_path, tiny_profile):
+    result = invoke(runner, "atc", "-p", str(tiny_profile), "-w", str(tmp_path / "empty"), "--bs", "2,8")
+    assert result.exit_code == 1
+    err = " ".join(result.stderr.split())
+    assert "no simplified ONNX for batch size 2, 8" in err and "bit simplify --bs 2,8" in err
+
+
+def test_several_chips_with_auto_is_an_error(runner, standins, work, tiny_profile, monkeypatch):
+    monkeypatch.setenv("STANDIN_NPU_SMI", "mixed")
+    result = _atc(runner, work, tiny_profile, "--bs", "1")
+    assert result.exit_code == 1
+    assert "different chips: 310P3 (NPU 0), 910B4 (NPU 1)" in " ".join(result.stderr.split())
+    assert _calls(work) == []
+
+
+def test_model_dir_and_json(runner, standins, tmp_path, tiny_profile):
+    models = tmp_path / "models"
+    make_onnx(models / "bit_bs2_sim.onnx", 2)
+    result = invoke(runner, "atc", "-p", str(tiny_profile), "-w", str(tmp_path / "w"), "--model-dir", str(models),
+                    "--bs", "2", "--json")
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    assert data["soc_version"] == "Ascend310P3" and data["rows"][0]["status"] == "built"
+    assert (models / "bit_bs2.om").is_file()
