@@ -215,11 +215,17 @@ def _run_parallel(dataset: CifarTest, todo: list[int], save_path: Path, size: in
     chunk = 64
     chunks = [todo[k:k + chunk] for k in range(0, len(todo), chunk)]
     done = 0
-    with ThreadPoolExecutor(max_workers=workers) as pool:
+    pool = ThreadPoolExecutor(max_workers=workers)
+    try:
         for finished in pool.map(lambda c: _convert(dataset.images, c, save_path, size), chunks):
             done += finished
             if progress:
                 progress(done, len(todo))
+    except OSError as exc:  # disk full, folder removed under us, ...
+        raise DataError(f"cannot write to {save_path}: {exc.strerror or exc}",
+                        hint="free some space or choose another --save-path; run again to continue") from None
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)  # Ctrl-C: stop after the chunks in flight
 
 
 def _expected_manifest(dataset: CifarTest, count: int, size: int) -> dict:

@@ -398,3 +398,21 @@ def test_download_without_network_says_where_to_put_the_file(monkeypatch, tmp_pa
     assert "cannot download" in info.value.message
     assert f"place {cifar.TARBALL} in {tmp_path / 'data'}" in info.value.hint
     assert not list((tmp_path / "data").glob(cifar.TARBALL))
+
+
+def test_disk_full_is_a_data_error_and_the_run_can_continue(synth_dir, tmp_path, monkeypatch):
+    save, labels = tmp_path / "bins", tmp_path / "label.txt"
+    real_write = stage._write_bin
+
+    def full_after_five(path, tensor):
+        if int(path.stem) >= 5:
+            raise OSError(28, "No space left on device")
+        real_write(path, tensor)
+
+    monkeypatch.setattr(stage, "_write_bin", full_after_five)
+    with pytest.raises(DataError, match="No space left on device"):
+        bins_from_cifar(synth_dir, save, labels, image_size=16, limit=10, workers=1)
+    assert not (save / stage.MANIFEST).exists() and not labels.exists()
+    monkeypatch.setattr(stage, "_write_bin", real_write)
+    result = bins_from_cifar(synth_dir, save, labels, image_size=16, limit=10)
+    assert result.resumed == 5 and result.written == 5
