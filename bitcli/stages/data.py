@@ -265,7 +265,8 @@ def _prepare_folder(save_path: Path, expected: dict, count: int, force: bool) ->
         raise DataError(f"cannot create save path {save_path}: {exc.strerror}", hint="choose another --save-path") from None
     for stray in save_path.glob(".*.part"):  # temp files of a killed run
         stray.unlink(missing_ok=True)
-    resume = not force and _read_json(save_path / PARTIAL) == expected
+    # files of an identical run (interrupted, or complete with some files deleted) are kept
+    resume = not force and expected in (_read_json(save_path / PARTIAL), _read_json(save_path / MANIFEST))
     (save_path / MANIFEST).unlink(missing_ok=True)  # the folder is about to change
     if not resume:
         atomic_write_text(save_path / PARTIAL, json.dumps(expected, indent=2, sort_keys=True) + "\n")

@@ -416,3 +416,13 @@ def test_disk_full_is_a_data_error_and_the_run_can_continue(synth_dir, tmp_path,
     monkeypatch.setattr(stage, "_write_bin", real_write)
     result = bins_from_cifar(synth_dir, save, labels, image_size=16, limit=10)
     assert result.resumed == 5 and result.written == 5
+
+
+def test_deleted_files_of_a_complete_run_are_the_only_ones_redone(synth_dir, tmp_path):
+    save, labels = tmp_path / "bins", tmp_path / "label.txt"
+    bins_from_cifar(synth_dir, save, labels, image_size=16, limit=8)
+    reference_bytes = folder_bytes(save)
+    (save / "2.bin").unlink()
+    result = bins_from_cifar(synth_dir, save, labels, image_size=16, limit=8)
+    assert (result.skipped, result.written, result.resumed) == (False, 1, 7)
+    assert folder_bytes(save) == reference_bytes
