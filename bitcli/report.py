@@ -99,10 +99,13 @@ def render_accuracy(result: Any) -> None:
         table.add_row(f"top-{k}", f"{100 * value:.2f}%", f"{100 * SEED_310P3_TOP1:.2f}%" if k == 1 else "")
     ui.out.print(table)
     names = _CIFAR10_NAMES if result.num_classes == 10 else tuple(str(c) for c in range(result.num_classes))
-    per = make_table("Per class (rows: true class, columns: predicted)", ["class", "samples", "top-1", *[n[:5] for n in names]])
+    per = make_table("Per class top-1; confusion counts (rows: true class, columns: predicted class)",
+                     ["class", "n", "top-1", *[str(c) for c in range(result.num_classes)]])
+    for column in per.columns[1:]:
+        column.justify = "right"
     for c, name in enumerate(names):
         top1 = result.per_class[c]
-        per.add_row(f"{c} {name}", str(result.per_class_samples[c]), "—" if top1 is None else f"{100 * top1:.2f}%",
+        per.add_row(f"{c} {name}", str(result.per_class_samples[c]), "—" if top1 is None else f"{100 * top1:.1f}%",
                     *[str(v) for v in result.confusion[c]])
     ui.out.print(per)
 

@@ -77,6 +77,11 @@ class Backend:
     def close(self) -> None:
         """Release the model and device."""
 
+    def input_shape(self) -> tuple[int, ...]:
+        """The model's input 0 shape once opened (NCHW); ais_bench sizes batches from its bytes."""
+        size = self.options.image_size
+        return (self.options.batch_size, 3, size, size)
+
     def infer(self, batch: Any) -> Any:
         """Run one batch (numpy float32 NCHW) and return logits; set ``last_latency_ms``."""
         raise NotImplementedError

@@ -1,0 +1,53 @@
+"""`bit eval`: top-1..k accuracy of inference outputs against the labels."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from bitcli import report, ui
+from bitcli.commands._common import BsOpt, JsonOpt, ProfileOpt, WorkdirOpt, settings
+
+
+def eval_cli(
+    output_dir: Annotated[Optional[Path], typer.Option("--output-dir", "-d", help="Result folder of ais_bench or `bit infer`, e.g. result/result_bs8 (default: WORKDIR/result/result_bs{N} for each batch size).", show_default=False)] = None,
+    label_path: Annotated[Optional[Path], typer.Option("--label-path", "-l", help="Labels: line i = class of i.bin, '{stem} {class}' lines, or the seed's per-batch lines (default: WORKDIR/label.txt).", show_default=False)] = None,
+    topk: Annotated[int, typer.Option("--topk", min=1, help="Report top-1 … top-k accuracy.")] = 5,
+    bs: BsOpt = None,
+    as_json: JsonOpt = False,
+    workdir: WorkdirOpt = None,
+    profile: ProfileOpt = None,
+) -> None:
+    """Top-1..k accuracy, per-class top-1 and the confusion matrix; saved as RESULT_accuracy.json.
+
+    Without --output-dir: evaluates WORKDIR/result/result_bs{N} for each --bs
+    (all must exist), else for each profile batch size whose folder exists.
+    --json prints only JSON: one object, or {folder: object} for several folders.
+    """
+    from bitcli.errors import DataError
+    from bitcli.stages.evaluate import accuracy_from_outputs
+
+    cfg = settings(profile, workdir=workdir, batch_sizes=bs)
+    names = cfg.artifacts
+    if output_dir is not None:
+        folders = [output_dir]
+    else:
+        folders = [names.result_dir(b) for b in cfg.batch_sizes]
+        if bs is None:
+            folders = [f for f in folders if f.is_dir()]
+        if not folders:
+            raise DataError(
+                f"no result folders under {names.result_root} for batch sizes {','.join(map(str, cfg.batch_sizes))}",
+                hint="run `bit infer` first, or pass --output-dir DIR",
+            )
+    labels = label_path or names.label_txt
+    results = [accuracy_from_outputs(f, labels, topk=topk, num_classes=cfg["model.num_classes"]) for f in folders]
+    if as_json:
+        docs = [r.to_json() for r in results]
+        report.print_json(docs[0] if len(docs) == 1 else {str(r.output_dir): d for r, d in zip(results, docs)})
+        return
+    for result in results:
+        report.render_accuracy(result)
+        ui.info(f"saved {result.json_path}")

@@ -1,0 +1,90 @@
+"""`bit infer`: run the preprocessed samples through a backend, writing ais_bench's outputs."""
+
+from __future__ import annotations
+
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated, Any, Callable, Iterator, Optional
+
+import typer
+
+from bitcli import report, ui
+from bitcli.commands._common import BsOpt, ForceOpt, ProfileOpt, WorkdirOpt, settings
+
+BackendOpt = Annotated[
+    Optional[str],
+    typer.Option("--backend", "-b", help="auto | ascend | onnxruntime | torch (profile: backend).", show_default=False),
+]
+ProviderOpt = Annotated[
+    Optional[str],
+    typer.Option("--provider", help="onnxruntime provider: auto | cpu | cuda | a provider name (profile: onnxruntime.provider).", show_default=False),
+]
+ThreadsOpt = Annotated[
+    Optional[int],
+    typer.Option("--threads", min=1, help="Intra-op threads for onnxruntime/torch (default: all usable cores) (profile: onnxruntime.threads).", show_default=False),
+]
+
+
+def infer_cli(
+    bs: BsOpt = None,
+    input_dir: Annotated[Optional[Path], typer.Option("--input", "-i", help="Folder of per-sample .bin/.npy files (default: WORKDIR/dataset_bin).", show_default=False)] = None,
+    dataset_path: Annotated[Optional[Path], typer.Option("--dataset-path", help="Preprocess CIFAR-10 test images on the fly instead of reading --input (not for ascend).", show_default=False)] = None,
+    output: Annotated[Optional[Path], typer.Option("--output", "-o", help="Result root, like ais_bench --output; writes OUTPUT/result_bs{N}/ (default: WORKDIR/result).", show_default=False)] = None,
+    backend: BackendOpt = None,
+    model: Annotated[Optional[str], typer.Option("--model", "-m", help="Model file (default: the standard name for the backend and bs; for torch the checkpoint or 'random').", show_default=False)] = None,
+    limit: Annotated[Optional[int], typer.Option("--limit", min=1, help="Use only the first N samples.", show_default=False)] = None,
+    provider: ProviderOpt = None,
+    threads: ThreadsOpt = None,
+    force: Annotated[bool, typer.Option("--force", help="Replace a result folder that already holds outputs.")] = False,
+    workdir: WorkdirOpt = None,
+    profile: ProfileOpt = None,
+) -> None:
+    """Run inference as ais_bench does: {stem}_0.bin per sample plus result_bs{N}_summary.json.
+
+    Runs once per batch size: --bs, else every batch size of the profile.
+    """
+    from bitcli.backends.base import select_backend
+    from bitcli.errors import ConfigError
+    from bitcli.stages import infer as stage
+
+    if input_dir is not None and dataset_path is not None:
+        raise ConfigError("--input and --dataset-path both given", hint="read either the .bin folder or the data set, not both")
+    cfg = settings(profile, workdir=workdir, batch_sizes=bs, backend=backend,
+                   onnxruntime__provider=provider, onnxruntime__threads=threads)
+    cls, why = select_backend(cfg["backend"])
+    ui.info(why)
+    names = cfg.artifacts
+    root = output or names.result_root
+    for size in cfg.batch_sizes:
+        chosen = model or stage.standard_model(cls.name, cfg.workdir, size, weights=cfg["model.weights"])
+        runner = cls(stage.options_from_settings(cfg, size, chosen))
+        source = dataset_path or input_dir or names.dataset_bin
+        ui.info(f"bs {size}: {source} → {Path(root) / f'result_bs{size}'} (model {chosen})")
+        with _progress(f"infer bs{size}") as tick:
+            if dataset_path is not None:
+                result = stage.outputs_from_dataset(runner, dataset_path, root, limit=limit, force=force, progress=tick)
+            else:
+                result = stage.outputs_from_bins(runner, source, root, limit=limit, force=force, progress=tick)
+        report.render_infer(result)
+
+
+@contextmanager
+def _progress(label: str) -> Iterator[Callable[[int, int], None]]:
+    """A rich progress bar on stderr with img/s; silent under --quiet."""
+    if ui.state.quiet:
+        yield lambda done, total: None
+        return
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+    class _Rate(TextColumn):
+        def render(self, task: Any) -> Any:  # img/s over the whole run so far
+            from rich.text import Text
+
+            speed = task.completed / task.elapsed if task.elapsed else 0.0
+            return Text(f"{speed:,.1f} img/s")
+
+    bar = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), _Rate(""),
+                   TimeElapsedColumn(), TimeRemainingColumn(), console=ui.err, transient=True)
+    task = bar.add_task(label, total=None)
+    with bar:
+        yield lambda done, total: bar.update(task, completed=done, total=total)

@@ -1,0 +1,491 @@
+"""Backend over per-sample ``.bin`` files (or the data set itself) → logits, as ais_bench writes them.
+
+The input folder is read exactly as ais_bench reads it (reference
+ascend-tools.md §2.3): top-level ``*.bin/*.BIN/*.npy/*.NPY`` only, natural
+sort, files per batch = model input bytes ÷ size of the first file, and a
+short last batch padded with copies of its own first file (no outputs are
+written for the copies). Outputs follow §2.4–2.5: ``OUTPUT/result_bs{N}/{stem}_0.bin``
+(raw float32) and the sibling ``OUTPUT/result_bs{N}_summary.json`` with
+ais_bench's keys plus ``backend``.
+
+The result folder is built under a temporary sibling name and renamed at the
+end, so an interrupted run never leaves a half result. A prefetch thread
+reads and decodes the next batch while the current one computes; at most a
+few batches are in memory at any time.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import queue
+import re
+import shutil
+import statistics
+import sys
+import tempfile
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Iterable, Iterator
+
+from bitcli.artifacts import Artifacts, atomic_write_text, summary_path
+from bitcli.backends.base import Backend, BackendOptions
+from bitcli.errors import ConfigError, DataError
+
+INPUT_SUFFIXES = (".bin", ".BIN", ".npy", ".NPY")
+PREFETCH = 2  # batches decoded ahead of the one computing
+Progress = Callable[[int, int], None]  # (samples done, samples total)
+
+
+@dataclass
+class InferResult:
+    """What one ``bit infer`` run for one batch size produced."""
+
+    backend: str
+    device: str
+    bs: int
+    model: str
+    result_dir: Path
+    summary_path: Path
+    samples: int                 # output files written (real samples)
+    runs: int                    # batches computed
+    files_per_batch: int
+    padded: int                  # placeholder copies in the last batch (no outputs)
+    compute_ms: list[float] = field(default_factory=list)
+    wall_s: float = 0.0          # whole loop: reading, compute, writing
+
+    @property
+    def throughput(self) -> float:
+        """ais_bench's figure: 1000 × bs / mean compute ms."""
+        mean = statistics.fmean(self.compute_ms) if self.compute_ms else 0.0
+        return 1000.0 * self.bs / mean if mean else 0.0
+
+    @property
+    def images_per_s(self) -> float:
+        """End to end: real samples per second of wall clock."""
+        return self.samples / self.wall_s if self.wall_s else 0.0
+
+
+@dataclass
+class _Batch:
+    stems: list[str | None]      # None: a padding copy, gets no output
+    infiles: list[str]
+    data: Any                    # numpy float32, the model's input shape
+
+
+# --------------------------------------------------------------------------- model and options
+
+
+def standard_model(backend: str, directory: Path, bs: int, *, weights: str | None = None) -> Path | str:
+    """The model a backend uses by default for ``bs``, by the standard artefact names.
+
+    Args:
+        backend: a concrete backend name (not ``auto``).
+        directory: the folder holding the models (the workdir).
+        bs: the batch size.
+        weights: the checkpoint (``model.weights``) for torch.
+
+    Returns:
+        ``bit_bs{bs}.om`` for ascend; ``bit_bs{bs}_sim.onnx`` when it exists,
+        else the dynamic ``bit.onnx``, for onnxruntime; ``weights`` for torch.
+    """
+    names = Artifacts(Path(directory))
+    if backend == "ascend":
+        return names.om(bs)
+    if backend == "torch":
+        return weights or "random"
+    sim = names.sim_onnx(bs)
+    return sim if sim.is_file() else names.onnx
+
+
+def options_from_settings(settings: Any, bs: int, model: Path | str) -> BackendOptions:
+    """Everything a backend needs, from the resolved profile."""
+    return BackendOptions(
+        model=model,
+        batch_size=bs,
+        image_size=settings["model.image_size"],
+        num_classes=settings["model.num_classes"],
+        arch=settings["model.arch"],
+        seed=settings["model.seed"],
+        provider=settings["onnxruntime.provider"],
+        threads=settings["onnxruntime.threads"],
+        devices=tuple(settings["ascend.devices"]),
+    )
+
+
+# --------------------------------------------------------------------------- ais_bench's input rules
+
+
+def natural_key(text: str) -> list[Any]:
+    """Digit runs as integers, text lower-cased (ais_bench's ``natural_sort``)."""
+    return [int(part) if part.isdigit() else part.lower() for part in re.split(r"(\d+)", text)]
+
+
+def input_files(input_dir: Path) -> list[Path]:
+    """Top-level ``.bin/.BIN/.npy/.NPY`` files of ``input_dir`` in ais_bench's order.
+
+    Raises:
+        DataError: the folder is missing or holds no such file.
+    """
+    input_dir = Path(input_dir)
+    if not input_dir.is_dir():
+        raise DataError(f"input folder {input_dir} does not exist", hint="run `bit data` first, or pass --input DIR")
+    files = sorted(p for p in input_dir.iterdir() if p.suffix in INPUT_SUFFIXES and p.is_file())
+    if not files:
+        raise DataError(
+            f"input folder {input_dir} holds no input files (ais_bench takes *.bin, *.BIN, *.npy, *.NPY)",
+            hint="run `bit data` to write one .bin per sample, or point --input at such a folder",
+        )
+    return sorted(files, key=lambda p: natural_key(str(p)))
+
+
+def file_bytes(path: Path) -> int:
+    """A file's sample size as ais_bench counts it (.npy: the array's nbytes)."""
+    if path.suffix.lower() == ".npy":
+        import numpy as np
+
+        return int(np.load(path, mmap_mode="r").nbytes)
+    return path.stat().st_size
+
+
+def files_per_batch(tensor_bytes: int, first_file: Path) -> int:
+    """Model input bytes ÷ first file bytes, or ais_bench's size error in plain words."""
+    size = file_bytes(first_file)
+    if size == 0 or tensor_bytes % size:
+        raise DataError(
+            f"input size mismatch (ais_bench: 'arg0 tensorsize: {tensor_bytes} filesize: {size} not match'): "
+            f"{first_file.name} is {size} bytes, but one model input is {tensor_bytes} bytes, "
+            "which is not a whole number of such files",
+            hint="keep one preprocessed sample per file (`bit data`), at the model's image size and "
+            "float32, and a model whose batch size is a multiple of the samples per file",
+        )
+    return tensor_bytes // size
+
+
+def stem_of(path: Path | str) -> str:
+    """ais_bench's output stem: the base name cut at its first '.' (``a.b.bin`` → ``a``)."""
+    return Path(path).name.split(".", 1)[0]
+
+
+def _read_sample(path: Path) -> bytes:
+    if path.suffix.lower() == ".npy":
+        import numpy as np
+
+        return np.ascontiguousarray(np.load(path)).tobytes()
+    return path.read_bytes()
+
+
+def _bin_batches(files: list[Path], per_batch: int, shape: tuple[int, ...]) -> Iterator[_Batch]:
+    import numpy as np
+
+    tensor_bytes = 4 * int(np.prod(shape))
+    for start in range(0, len(files), per_batch):
+        group = files[start:start + per_batch]
+        chunks = [_read_sample(p) for p in group]
+        pad = per_batch - len(group)
+        chunks += [chunks[0]] * pad  # ais_bench: placeholders take the group's first file
+        data = b"".join(chunks)
+        if len(data) != tensor_bytes:
+            bad = next(p for p, c in zip(group, chunks) if len(c) != len(chunks[0]))
+            raise DataError(
+                f"input file {bad} is {len(_read_sample(bad))} bytes, unlike {group[0].name} "
+                f"(ais_bench: 'ndata size:{len(data)} not match {tensor_bytes}')",
+                hint="every input file must hold the same number of samples; re-create the folder with `bit data --force`",
+            )
+        array = np.frombuffer(data, dtype=np.float32).reshape(shape)
+        yield _Batch([stem_of(p) for p in group] + [None] * pad, [str(p) for p in group], array)
+
+
+def _prefetch(source: Iterator[_Batch], depth: int = PREFETCH) -> Iterator[_Batch]:
+    """Run ``source`` in a thread, ``depth`` items ahead; re-raise its errors here."""
+    box: queue.Queue = queue.Queue(maxsize=depth)
+    done = object()
+    stop = threading.Event()
+
+    def produce() -> None:
+        try:
+            for item in source:
+                while not stop.is_set():
+                    try:
+                        box.put(item, timeout=0.1)
+                        break
+                    except queue.Full:
+                        continue
+                if stop.is_set():
+                    return
+            box.put(done)
+        except BaseException as exc:  # handed to the consumer
+            box.put(exc)
+
+    worker = threading.Thread(target=produce, name="bit-prefetch", daemon=True)
+    worker.start()
+    try:
+        while True:
+            item = box.get()
+            if item is done:
+                return
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+    finally:
+        stop.set()
+        while worker.is_alive():  # unblock a producer waiting on a full queue
+            try:
+                box.get_nowait()
+            except queue.Empty:
+                worker.join(0.05)
+
+
+# --------------------------------------------------------------------------- the result folder
+
+
+def check_result_dir(result_dir: Path, force: bool) -> None:
+    """Refuse to replace a result folder that already holds files, unless ``force``."""
+    if result_dir.exists() and not result_dir.is_dir():
+        raise DataError(f"{result_dir} exists and is not a folder", hint="remove it or pass another --output")
+    if result_dir.is_dir() and any(result_dir.iterdir()) and not force:
+        count = sum(1 for _ in result_dir.iterdir())
+        raise DataError(
+            f"result folder {result_dir} already holds {count} files",
+            hint="pass --force to replace them, or --output another folder",
+        )
+
+
+def _publish(tmp_dir: Path, result_dir: Path, summary: dict[str, Any]) -> None:
+    """Swap the finished temporary folder in; write the summary beside it."""
+    summary_file = summary_path(result_dir)
+    summary_file.unlink(missing_ok=True)
+    if result_dir.exists():
+        old = result_dir.with_name(f".{result_dir.name}.old-{os.getpid()}")
+        os.replace(result_dir, old)
+        shutil.rmtree(old, ignore_errors=True)
+    os.replace(tmp_dir, result_dir)
+    atomic_write_text(summary_file, json.dumps(summary))
+
+
+def time_stats(values: list[float]) -> dict[str, Any]:
+    """ais_bench's statistics object (ms); all 0.0 with count 0 for no values."""
+    if not values:
+        return {"min": 0.0, "max": 0.0, "mean": 0.0, "median": 0.0, "percentile(99%)": 0.0, "count": 0}
+    import numpy as np
+
+    arr = np.asarray(values, dtype=np.float64)
+    return {
+        "min": float(arr.min()),
+        "max": float(arr.max()),
+        "mean": float(arr.mean()),
+        "median": float(np.median(arr)),
+        "percentile(99%)": float(np.percentile(arr, 99)),
+        "count": int(arr.size),
+    }
+
+
+def make_summary(filesinfo: dict[str, Any], latencies: list[float], bs: int, backend: str, argv: list[str]) -> dict[str, Any]:
+    """The summary JSON in ait 2024's key order, plus ``backend``."""
+    stats = time_stats(latencies)
+    return {
+        "filesinfo": filesinfo,
+        "args": list(argv),
+        "NPU_compute_time": stats,
+        "H2D_latency": time_stats([]),
+        "D2H_latency": time_stats([]),
+        "npu_compute_time_list": list(latencies),
+        "throughput": 1000.0 * bs / stats["mean"] if stats["mean"] else 0,
+        "pid": os.getpid(),
+        "backend": backend,
+    }
+
+
+# --------------------------------------------------------------------------- the loop
+
+
+def _run_batches(
+    backend: Backend,
+    batches: Iterable[_Batch],
+    result_dir: Path,
+    tmp_dir: Path,
+    total: int,
+    progress: Progress | None,
+) -> tuple[dict[str, Any], list[float], int, int, int]:
+    import numpy as np
+
+    filesinfo: dict[str, Any] = {}
+    latencies: list[float] = []
+    written = runs = padded = 0
+    for index, batch in enumerate(_prefetch(iter(batches))):
+        logits = np.asarray(backend.infer(batch.data), dtype=np.float32)
+        latencies.append(backend.last_latency_ms)
+        runs += 1
+        group = len(batch.stems)
+        if logits.shape[0] % group:
+            raise DataError(f"model output of shape {logits.shape} cannot be split into {group} samples (ais_bench: 'save out files error')")
+        for pos, (stem, part) in enumerate(zip(batch.stems, np.split(logits, group))):
+            if stem is None:
+                padded += 1
+                continue
+            name = f"{stem}_0.bin"
+            np.ascontiguousarray(part).tofile(tmp_dir / name)
+            filesinfo[str(index * group + pos)] = {"infiles": [batch.infiles[pos]], "outfiles": [str(result_dir / name)]}
+            written += 1
+        if progress:
+            progress(written, total)
+    return filesinfo, latencies, written, runs, padded
+
+
+def _execute(
+    backend: Backend,
+    make_batches: Callable[[], tuple[Iterable[_Batch], int, int]],
+    output_root: Path,
+    *,
+    force: bool,
+    progress: Progress | None,
+    argv: list[str] | None,
+) -> InferResult:
+    bs = backend.options.batch_size
+    result_dir = Path(output_root) / f"result_bs{bs}"
+    check_result_dir(result_dir, force)
+    batches, total, per_batch = make_batches()
+    result_dir.parent.mkdir(parents=True, exist_ok=True)
+    tmp_dir = Path(tempfile.mkdtemp(prefix=f".{result_dir.name}.", suffix=".partial", dir=result_dir.parent))
+    try:
+        start = time.perf_counter()
+        filesinfo, latencies, written, runs, padded = _run_batches(backend, batches, result_dir, tmp_dir, total, progress)
+        wall = time.perf_counter() - start
+        os.chmod(tmp_dir, 0o750)  # ait 2024 creates result folders 0o750
+        summary = make_summary(filesinfo, latencies, bs, backend.name, argv if argv is not None else sys.argv)
+        _publish(tmp_dir, result_dir, summary)
+    except BaseException:
+        shutil.rmtree(tmp_dir, ignore_errors=True)
+        raise
+    return InferResult(
+        backend=backend.name, device=backend.describe(), bs=bs, model=str(backend.options.model),
+        result_dir=result_dir, summary_path=summary_path(result_dir), samples=written, runs=runs,
+        files_per_batch=per_batch, padded=padded, compute_ms=latencies, wall_s=wall,
+    )
+
+
+def outputs_from_bins(
+    backend: Backend,
+    input_dir: Path,
+    output_root: Path,
+    *,
+    limit: int | None = None,
+    force: bool = False,
+    progress: Progress | None = None,
+    argv: list[str] | None = None,
+) -> InferResult:
+    """Run every per-sample file of ``input_dir`` through ``backend``, writing ais_bench's outputs.
+
+    Args:
+        backend: an unopened backend; its ``options.batch_size`` is the batch size.
+        input_dir: folder of per-sample ``.bin``/``.npy`` files (``bit data``).
+        output_root: ais_bench's ``--output``; results go to ``output_root/result_bs{bs}``.
+        limit: use only the first ``limit`` files (natural order).
+        force: replace an existing, non-empty result folder.
+        progress: called with (samples done, samples total) after each batch.
+        argv: recorded as the summary's ``args`` (default ``sys.argv``).
+
+    Returns:
+        The run's :class:`InferResult`.
+
+    Raises:
+        DataError: no input files, mismatched sizes, an existing result folder.
+    """
+    files = input_files(input_dir)[:limit] if limit else input_files(input_dir)
+    bs = backend.options.batch_size
+    result_dir = Path(output_root) / f"result_bs{bs}"
+    check_result_dir(result_dir, force)
+    with backend:
+        folder_summary = _run_folder(backend, Path(input_dir), Path(output_root), result_dir, limit, force)
+        if folder_summary is not None:
+            return _result_from_summary(backend, result_dir, folder_summary)
+
+        def make() -> tuple[Iterable[_Batch], int, int]:
+            import numpy as np
+
+            shape = tuple(backend.input_shape())
+            per_batch = files_per_batch(4 * int(np.prod(shape)), files[0])
+            return _bin_batches(files, per_batch, shape), len(files), per_batch
+
+        return _execute(backend, make, output_root, force=force, progress=progress, argv=argv)
+
+
+def _run_folder(backend: Backend, input_dir: Path, output_root: Path, result_dir: Path, limit: int | None, force: bool):
+    """Let a whole-folder backend (ais_bench) run it; None when the backend has no such mode."""
+    if type(backend).run_folder is Backend.run_folder:
+        return None
+    if limit:
+        raise ConfigError(
+            f"--limit is not supported by the {backend.name} backend (it runs the whole folder)",
+            hint="write a smaller input folder with `bit data --limit N`",
+        )
+    if force and result_dir.exists():
+        shutil.rmtree(result_dir)
+    return backend.run_folder(input_dir, output_root, result_dir.name)
+
+
+def _result_from_summary(backend: Backend, result_dir: Path, summary: dict[str, Any]) -> InferResult:
+    times = [float(x) for x in summary.get("npu_compute_time_list", [])]
+    outputs = sum(1 for p in result_dir.iterdir() if p.is_file()) if result_dir.is_dir() else 0
+    return InferResult(
+        backend=backend.name, device=backend.describe(), bs=backend.options.batch_size,
+        model=str(backend.options.model), result_dir=result_dir, summary_path=summary_path(result_dir),
+        samples=len(summary.get("filesinfo", {})) or outputs, runs=len(times), files_per_batch=0, padded=0,
+        compute_ms=times, wall_s=0.0,
+    )
+
+
+def outputs_from_dataset(
+    backend: Backend,
+    dataset_path: Path,
+    output_root: Path,
+    *,
+    limit: int | None = None,
+    force: bool = False,
+    progress: Progress | None = None,
+    argv: list[str] | None = None,
+) -> InferResult:
+    """Like :func:`outputs_from_bins`, preprocessing CIFAR-10 test images on the fly.
+
+    The same bit-exact preprocessing as ``bit data``; sample ``i`` is written
+    as ``{i}_0.bin``, as if ``dataset_bin/{i}.bin`` had been read. For
+    backends that compute batch by batch (not ascend, which runs folders).
+
+    Raises:
+        ConfigError: the backend only runs whole folders.
+        DataError: unreadable data set, existing result folder.
+    """
+    if type(backend).run_folder is not Backend.run_folder:
+        raise ConfigError(
+            f"the {backend.name} backend reads .bin folders only, not --dataset-path",
+            hint="write the folder first with `bit data`, then run `bit infer --input DIR`",
+        )
+    from bitcli.stages.data import iter_preprocessed, read_cifar10_test
+
+    result_dir = Path(output_root) / f"result_bs{backend.options.batch_size}"
+    check_result_dir(result_dir, force)
+    dataset = read_cifar10_test(Path(dataset_path))
+    with backend:
+
+        def make() -> tuple[Iterable[_Batch], int, int]:
+            shape = tuple(backend.input_shape())
+            total = min(limit, len(dataset.labels)) if limit else len(dataset.labels)
+            chunks = iter_preprocessed(dataset, size=shape[-1], limit=limit, batch=shape[0])
+            return _dataset_batches(chunks, shape, f"{dataset_path}#"), total, 1
+
+        return _execute(backend, make, output_root, force=force, progress=progress, argv=argv)
+
+
+def _dataset_batches(chunks: Iterable[tuple[Any, Any]], shape: tuple[int, ...], origin: str) -> Iterator[_Batch]:
+    import numpy as np
+
+    for indices, array in chunks:
+        stems: list[str | None] = [str(int(i)) for i in indices]
+        array = np.ascontiguousarray(array, dtype=np.float32)
+        pad = shape[0] - array.shape[0]
+        if pad > 0:  # as ais_bench: copies of the batch's first sample, no outputs for them
+            array = np.concatenate([array, np.repeat(array[:1], pad, axis=0)])
+            stems += [None] * pad
+        yield _Batch(stems, [f"{origin}{s}" for s in stems if s is not None], array)
