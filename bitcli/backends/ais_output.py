@@ -126,6 +126,9 @@ def _illegal_path(path: str) -> tuple[str, str]:
     if not _SAFE_PATH.match(os.path.abspath(path)):
         return (f"ais_bench refuses the path {path}: only letters, digits, _ - / . are allowed",
                 "move the workdir/data to a path without spaces or other special characters")
+    if not p.exists() and not p.is_symlink():
+        return (f"{path} does not exist (ais_bench: invalid input or output path)",
+                "run `bit data` first, or pass an existing --input folder")
     if p.is_symlink():
         return (f"ais_bench refuses {path} because it is a symbolic link",
                 "replace the link by the real file or folder (copy it, or point --input/--workdir at the target)")
