@@ -235,6 +235,8 @@ def render_doctor(result: Any) -> None:
 
     colour = {"ok": "green", "missing": "red", "warn": "yellow", "info": "dim"}
     table = make_table("bit doctor — this host", ["check", "status", "found", "affects", "fix"])
+    for column in table.columns:
+        column.overflow = "fold"  # paths and fixes must stay whole, never "…"
     for c in result.checks:
         status = f"[{colour.get(c.status, 'white')}]{c.status}[/]"
         table.add_row(c.name, status, escape(c.found), escape(c.affects or ""), escape(c.fix or ""))
