@@ -44,15 +44,17 @@ def checkpoint_files(random_loaded, tmp_path_factory) -> dict[str, Path]:
     root = tmp_path_factory.mktemp("ckpt")
     sd = random_loaded.model.state_dict()
     files = {
-        "state_dict": root / "plain.pth",
+        # Misleading suffixes on purpose: the format is detected from content.
+        "state_dict": root / "plain_state_dict.npz",
         "module_prefixed": root / "dp.pth",
         "train_py": root / "bit.pth.tar",
-        "npz": root / "BiT-M-R50x1.npz",
+        "npz": root / "BiT-M-R50x1_npz.pth",
     }
     torch.save(sd, files["state_dict"])
     torch.save({f"module.{k}": v for k, v in sd.items()}, files["module_prefixed"])
     torch.save({"step": 7, "model": {f"module.{k}": v for k, v in sd.items()}, "optim": {"state": {}}}, files["train_py"])
-    np.savez(files["npz"], **npz_from_state_dict(sd))
+    with open(files["npz"], "wb") as fh:  # a file object: np.savez would append ".npz" to the name
+        np.savez(fh, **npz_from_state_dict(sd))
     for name in ("bit_pytorch.models", "models"):
         files[f"pickle:{name}"] = root / f"whole_{name}.pth"
         bt = plant_big_transfer(name)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -61,16 +62,27 @@ def test_dynamic_batch_runs(exported):
     assert logits.shape == (3, 10) and logits.dtype == np.float32
 
 
-def test_current_export_is_skipped_and_force_redoes(exported):
+def test_current_export_is_skipped_and_force_redoes(exported, tmp_path, monkeypatch):
     again = onnx_from_checkpoint("random", exported.output, arch="BiT-M-R50x1", num_classes=10, image_size=SIZE, seed=5)
     assert again.skipped and again.max_abs_diff == exported.max_abs_diff
-    forced = onnx_from_checkpoint("random", exported.output, arch="BiT-M-R50x1", num_classes=10, image_size=SIZE,
-                                  seed=5, force=True)  # fmt: skip
-    assert not forced.skipped
+    # A changed setting or --force re-exports; checked on a copy with export/verify stubbed out.
+    calls = []
+    monkeypatch.setattr(export_stage, "_export", lambda model, path, opset, size: calls.append(opset) or path.write_bytes(b"x"))
+    monkeypatch.setattr(export_stage, "verify_onnx", lambda *a: {"max_abs_diff": 0.0, "top1_agree": 1.0, "samples": 4, "op_counts": {}})
+    copy = tmp_path / "bit.onnx"
+    shutil.copy(exported.output, copy)
+    shutil.copy(exported.output.with_name("bit.onnx.json"), tmp_path / "bit.onnx.json")
+    kwargs = {"arch": "BiT-M-R50x1", "num_classes": 10, "image_size": SIZE, "seed": 5}
+    assert onnx_from_checkpoint("random", copy, **kwargs).skipped and calls == []
+    assert not onnx_from_checkpoint("random", copy, **kwargs, opset=14).skipped
+    assert not onnx_from_checkpoint("random", copy, **kwargs, force=True).skipped
+    assert calls == [14, 13]
 
 
 def test_failed_verification_leaves_nothing(tmp_path, monkeypatch):
-    monkeypatch.setattr(export_stage, "VERIFY_ATOL", -1.0)
+    # The real comparison runs in every successful export; here only the failure path.
+    monkeypatch.setattr(export_stage, "_export", lambda model, path, opset, size: path.write_bytes(b"onnx"))
+    monkeypatch.setattr(export_stage, "verify_onnx", lambda *a: {"max_abs_diff": 0.5, "top1_agree": 0.5, "samples": 4, "op_counts": {}})
     out = tmp_path / "bit.onnx"
     with pytest.raises(ExportError, match="disagrees with torch"):
         onnx_from_checkpoint("random", out, arch="BiT-M-R50x1", num_classes=10, image_size=32)
