@@ -1,0 +1,116 @@
+"""`bit all`: data → export → simplify → atc → infer → eval → bench, then the report."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any, Optional
+
+import typer
+
+from bitcli import report, ui
+from bitcli.commands._common import BsOpt, ForceOpt, JsonOpt, ProfileOpt, WorkdirOpt, settings
+
+
+def all_cli(
+    bs: BsOpt = None,
+    backend: Annotated[Optional[str], typer.Option("--backend", "-b", help="auto | ascend | onnxruntime | torch \\[profile: backend].", show_default=False)] = None,
+    weights: Annotated[Optional[str], typer.Option("--weights", help="Checkpoint (bit.pth, big_transfer .pth/.pth.tar, BiT .npz) or 'random' \\[profile: model.weights].", show_default=False)] = None,
+    dataset_path: Annotated[Optional[Path], typer.Option("--dataset-path", help="CIFAR-10 folder or tarball \\[profile: dataset.path].", show_default=False)] = None,
+    from_step: Annotated[Optional[str], typer.Option("--from", help="Start at this step: data export simplify atc infer eval bench.", show_default=False)] = None,
+    only: Annotated[Optional[str], typer.Option("--only", help="Run only these steps, comma-separated (e.g. infer,eval).", show_default=False)] = None,
+    demo: Annotated[bool, typer.Option("--demo", help=f"Offline demo: synthetic images, random weights, onnxruntime on CPU (workdir bit_demo unless given).")] = False,
+    limit: Annotated[Optional[int], typer.Option("--limit", min=1, help="Use only the first N test images \\[profile: dataset.limit].", show_default=False)] = None,
+    force: ForceOpt = False,
+    as_json: JsonOpt = False,
+    workdir: WorkdirOpt = None,
+    profile: ProfileOpt = None,
+) -> None:
+    """The whole flow for each batch size; up-to-date steps are skipped; ends with the seed's table.
+
+    Writes WORKDIR/report.json, report.md and throughput.png (with matplotlib).
+    """
+    from bitcli.stages import run_all as stage
+
+    flags = dict(workdir=workdir, batch_sizes=bs, backend=backend, model__weights=weights,
+                 dataset__path=dataset_path, dataset__limit=limit)
+    cfg = settings(profile, **flags)
+    if demo:
+        extra = {k.replace(".", "__"): v for k, v in stage.demo_overrides(cfg).items()}
+        cfg = settings(profile, **{**extra, **{k: v for k, v in flags.items() if v is not None}})
+        ui.warn(stage.DEMO_NOTICE)
+    steps_only = tuple(s.strip() for s in only.split(",") if s.strip()) if only else None
+    stage.plan_steps(from_step, steps_only, ascend=True)  # check step names before any work
+    with _Display(demo=demo, quiet=ui.state.quiet) as display:
+        result = stage.run_all(cfg, from_step=from_step, only=steps_only, force=force, demo=demo, events=display)
+    ui.info(result.backend_reason)
+    paths = report.write_all_reports(result, cfg.artifacts)
+    if as_json:
+        print(paths["json_text"], end="")
+    else:
+        report.render_all(result, paths)
+    if result.failed:
+        raise typer.Exit(1)
+
+
+class _Display:
+    """One overall bar (steps × batch sizes) with the running step's own bar under it."""
+
+    def __init__(self, *, demo: bool, quiet: bool) -> None:
+        self.prefix = "[demo] " if demo else ""
+        self.quiet = quiet
+        self.progress: Any = None
+
+    def __enter__(self) -> "_Display":
+        if not self.quiet:
+            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+            self.progress = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                                     TextColumn("{task.fields[rate]}"), TimeElapsedColumn(), console=ui.err,
+                                     transient=True)
+            self.progress.__enter__()
+            self.overall = self.progress.add_task(f"{self.prefix}bit all", total=None, rate="")
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.progress is not None:
+            self.progress.__exit__(*exc)
+
+    def plan(self, steps: tuple[str, ...], batch_sizes: tuple[int, ...]) -> None:
+        from bitcli.stages.run_all import PER_BS
+
+        if self.progress is not None:
+            units = sum(len(batch_sizes) if s in PER_BS else 1 for s in steps)
+            self.progress.update(self.overall, total=units)
+
+    def start(self, step: str, bs: Optional[int]) -> Any:
+        if self.progress is None:
+            return lambda done, total: None
+        label = f"{self.prefix}  {step}" + (f" bs{bs}" if bs is not None else "")
+        import time
+
+        task = self.progress.add_task(label, total=None, rate="")
+        self.task, started = task, time.perf_counter()
+
+        def tick(done: int, total: Optional[int]) -> None:
+            elapsed = time.perf_counter() - started
+            rate = f"{done / elapsed:,.0f}/s" if elapsed > 0 and step in ("data", "infer") else ""
+            self.progress.update(task, completed=done, total=total, rate=rate)
+
+        return tick
+
+    def end(self, record: Any) -> None:
+        line = f"{self.prefix}{record.step}" + (f" bs{record.bs}" if record.bs is not None else "")
+        line += f": {record.status} ({record.seconds:.1f} s)" + (f" — {record.detail}" if record.detail else "")
+        if self.progress is not None:
+            self.progress.remove_task(self.task)
+            self.progress.advance(self.overall)
+            style = {"failed": "red", "up to date": "dim"}.get(record.status, "")
+            self.progress.console.print(f"[{style}]{_escape(line)}[/{style}]" if style else _escape(line))
+        elif record.status == "failed":
+            ui.warn(line)
+
+
+def _escape(text: str) -> str:
+    from rich.markup import escape
+
+    return escape(text)

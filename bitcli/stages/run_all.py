@@ -1,0 +1,420 @@
+"""`bit all`: the whole flow, make-like, resumable, one row per batch size.
+
+Steps, in order: data → export → simplify (each bs) → atc (each bs, Ascend
+only) → infer (each bs) → eval (each bs) → bench (each bs). Each step calls
+the same stage function as its single command; nothing is implemented twice.
+
+Skipping: data, export, simplify and atc skip themselves when their
+manifest/sidecar matches. infer, eval and bench results get a sidecar here
+(``result/result_bs8.json``, ``result/result_bs8_accuracy.json.json``,
+``bench/bench_bs8.json``) recording the digest of what they were made from,
+so changing the weights re-runs export and everything after it, a new
+``--bs`` adds only its rows, and a second run does nothing.
+
+Failures: a failing batch size keeps its row with the reason and the other
+sizes go on; a failing global step (data, export) stops the run. Every
+artefact is written under a temporary name and renamed, so Ctrl-C leaves no
+half-written file and the next run continues where this one stopped.
+
+The report rows are read back from the artefacts on disk after the steps,
+so ``--only bench`` still reports the accuracy of the earlier run.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Protocol
+
+from bitcli.artifacts import Artifacts, atomic_write_text, is_current, read_sidecar, write_sidecar
+from bitcli.config import Settings
+from bitcli.errors import BitError, ConfigError
+
+STEPS = ("data", "export", "simplify", "atc", "infer", "eval", "bench")
+PER_BS = ("simplify", "atc", "infer", "eval", "bench")
+DEMO_NOTICE = "demo: synthetic data, random weights — accuracy is meaningless; throughput is real"
+DEMO_IMAGES = 512
+
+Tick = Callable[[int, "int | None"], None]
+
+
+class Events(Protocol):
+    """What the command's progress display receives (the stage never prints)."""
+
+    def plan(self, steps: tuple[str, ...], batch_sizes: tuple[int, ...]) -> None: ...
+
+    def start(self, step: str, bs: int | None) -> Tick: ...
+
+    def end(self, record: "StepRecord") -> None: ...
+
+
+class _Silent:
+    def plan(self, steps: tuple[str, ...], batch_sizes: tuple[int, ...]) -> None:
+        return None
+
+    def start(self, step: str, bs: int | None) -> Tick:
+        return lambda done, total: None
+
+    def end(self, record: "StepRecord") -> None:
+        return None
+
+
+@dataclass
+class StepRecord:
+    """One step (for one batch size, or global) and what happened."""
+
+    step: str
+    bs: int | None
+    status: str                 # "done" | "up to date" | "failed" | "skipped"
+    seconds: float = 0.0
+    detail: str = ""
+
+    def to_json(self) -> dict[str, Any]:
+        return {"step": self.step, "bs": self.bs, "status": self.status,
+                "seconds": round(self.seconds, 3), "detail": self.detail}
+
+
+@dataclass
+class BsRow:
+    """The final table's row for one batch size."""
+
+    bs: int
+    status: str = "ok"
+    reason: str | None = None
+    samples: int | None = None
+    topk: dict[str, float] | None = None
+    throughput: float | None = None
+    latency_ms: dict[str, float] | None = None
+    infer_throughput: float | None = None
+    artifacts: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class AllResult:
+    """Everything ``bit all`` did and measured."""
+
+    backend: str
+    backend_reason: str
+    device: str
+    demo: bool
+    batch_sizes: tuple[int, ...]
+    steps: list[StepRecord] = field(default_factory=list)
+    rows: list[BsRow] = field(default_factory=list)
+    context: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def failed(self) -> bool:
+        return any(r.status != "ok" for r in self.rows) or any(s.status == "failed" for s in self.steps)
+
+
+# --------------------------------------------------------------------------- planning
+
+
+def demo_overrides(cfg: Settings) -> dict[str, Any]:
+    """Flags ``--demo`` implies: synthetic images, random weights, onnxruntime on CPU."""
+    flags: dict[str, Any] = {
+        "dataset.synthetic": cfg["dataset.synthetic"] or DEMO_IMAGES,
+        "model.weights": "random",
+        "backend": "onnxruntime",
+        "onnxruntime.provider": "cpu",
+    }
+    if cfg.sources["bench.loop"] == "default":
+        flags["bench.loop"], flags["bench.warmup"] = 20, 2  # about a minute in all on 2 cores
+    if cfg.sources["workdir"] == "default":
+        flags["workdir"] = "bit_demo"  # never mix demo artefacts with a real run's
+    return flags
+
+
+def plan_steps(from_step: str | None, only: tuple[str, ...] | None, ascend: bool) -> tuple[str, ...]:
+    """The steps to run, in pipeline order.
+
+    Raises:
+        ConfigError: an unknown step name (with the nearest), or --from with --only.
+    """
+    for name in (from_step,) + tuple(only or ()):
+        if name is not None and name not in STEPS:
+            import difflib
+
+            near = difflib.get_close_matches(name, STEPS, n=1)
+            raise ConfigError(f"unknown step '{name}'" + (f" (did you mean '{near[0]}'?)" if near else ""),
+                              hint="steps: " + ", ".join(STEPS))
+    if from_step and only:
+        raise ConfigError("--from and --only both given", hint="use one: --from STEP runs STEP and all after it")
+    steps = STEPS[STEPS.index(from_step):] if from_step else tuple(s for s in STEPS if not only or s in only)
+    if "atc" in steps and not ascend:
+        steps = tuple(s for s in steps if s != "atc")  # .om files only matter to the ascend backend
+    return steps
+
+
+# --------------------------------------------------------------------------- the run
+
+
+def run_all(
+    cfg: Settings,
+    *,
+    from_step: str | None = None,
+    only: tuple[str, ...] | None = None,
+    force: bool = False,
+    demo: bool = False,
+    events: Events | None = None,
+) -> AllResult:
+    """Run the pipeline for every batch size of ``cfg`` and write the report files.
+
+    Args:
+        cfg: resolved settings (with ``demo_overrides`` already applied for a demo).
+        from_step: run this step and every later one.
+        only: run just these steps.
+        force: redo every step even when up to date.
+        demo: label every output as the offline demo.
+        events: progress sink (the command's display); None is silent.
+
+    Returns:
+        The :class:`AllResult`; its rows come from the artefacts on disk.
+
+    Raises:
+        BitError: a global step failed (data, export) or the settings are unusable.
+    """
+    from bitcli.backends.base import select_backend
+
+    events = events or _Silent()
+    cls, why = select_backend(cfg["backend"])
+    steps = plan_steps(from_step, only, ascend=cls.name == "ascend")
+    result = AllResult(backend=cls.name, backend_reason=why, device=cls.name, demo=demo,
+                       batch_sizes=cfg.batch_sizes)
+    events.plan(steps, cfg.batch_sizes)
+    failed: dict[int, str] = {}
+    names = cfg.artifacts
+    names.workdir.mkdir(parents=True, exist_ok=True)
+    for step in steps:
+        if step in PER_BS:
+            for bs in cfg.batch_sizes:
+                if bs in failed:
+                    result.steps.append(StepRecord(step, bs, "skipped", detail=f"bs {bs} failed earlier"))
+                    continue
+                record, _ = _run_step(step, bs, cfg, cls, force, events, result)
+                if record.status == "failed":
+                    failed[bs] = f"{step}: {record.detail}"
+        else:
+            _, error = _run_step(step, None, cfg, cls, force, events, result)
+            if error is not None:
+                raise error  # nothing after data/export can run without them
+    result.rows = collect_rows(cfg, cls.name, failed)
+    result.context = run_context(cfg, result)
+    return result
+
+
+def _run_step(step: str, bs: int | None, cfg: Settings, cls: Any, force: bool, events: Events,
+              result: AllResult) -> tuple[StepRecord, BitError | None]:
+    tick = events.start(step, bs)
+    started = time.perf_counter()
+    error = None
+    try:
+        status, detail = STEP_FUNCTIONS[step](cfg, bs, cls, force, tick, result)
+        record = StepRecord(step, bs, status, time.perf_counter() - started, detail)
+    except BitError as exc:
+        error = exc
+        record = StepRecord(step, bs, "failed", time.perf_counter() - started, exc.message)
+    result.steps.append(record)
+    events.end(record)
+    return record, error
+
+
+# --------------------------------------------------------------------------- steps (each calls its stage)
+
+
+def _data(cfg: Settings, bs: None, cls: Any, force: bool, tick: Tick, result: AllResult) -> tuple[str, str]:
+    from bitcli.stages import data
+
+    names = cfg.artifacts
+    source, _note = data.dataset_source(cfg)
+    done = data.bins_from_cifar(source, names.dataset_bin, names.label_txt, image_size=cfg["model.image_size"],
+                                limit=cfg["dataset.limit"], force=force, progress=tick)
+    kind = "synthetic images" if done.synthetic else "images"
+    return ("up to date" if done.skipped else "done"), f"{done.count} {kind} in {names.dataset_bin}"
+
+
+def _export(cfg: Settings, bs: None, cls: Any, force: bool, tick: Tick, result: AllResult) -> tuple[str, str]:
+    from bitcli.stages.export import onnx_from_checkpoint
+
+    dataset = cfg.artifacts.synthetic_data if cfg["dataset.synthetic"] else Path(cfg["dataset.path"])
+    done = onnx_from_checkpoint(cfg["model.weights"], cfg.artifacts.onnx, arch=cfg["model.arch"],
+                                num_classes=cfg["model.num_classes"], opset=cfg["model.opset"],
+                                image_size=cfg["model.image_size"], seed=cfg["model.seed"], force=force,
+                                dataset_path=dataset if dataset.exists() else None)
+    if done.skipped:
+        return "up to date", str(done.output)
+    return "done", f"{done.output} (max |Δ| torch vs onnx {done.max_abs_diff:.2e})"
+
+
+def _simplify(cfg: Settings, bs: int, cls: Any, force: bool, tick: Tick, result: AllResult) -> tuple[str, str]:
+    from bitcli.stages.simplify import simplified_onnx_per_bs
+
+    row = simplified_onnx_per_bs(cfg.artifacts.onnx, [bs], cfg.workdir, image_size=cfg["model.image_size"],
+                                 force=force).rows[0]
+    if row.error:
+        raise BitError(row.error)
+    return ("up to date" if row.skipped else "done"), str(row.path)
+
+
+def _atc(cfg: Settings, bs: int, cls: Any, force: bool, tick: Tick, result: AllResult) -> tuple[str, str]:
+    from bitcli.stages.atc import om_from_onnx
+
+    done = om_from_onnx(cfg.workdir, (bs,), chip=cfg["ascend.chip"], set_env=cfg["ascend.set_env"],
+                        precision_mode=cfg["ascend.precision_mode"], image_size=cfg["model.image_size"],
+                        force=force, log_dir=cfg.artifacts.logs)
+    row = done.rows[0]
+    return ("up to date" if row.status == "up to date" else "done"), f"{row.om} ({done.soc_version})"
+
+
+def _model_key(cfg: Settings, backend: str, bs: int) -> tuple[str, str]:
+    """(model path, digest of what it was made from) for the backend's standard model."""
+    from bitcli.stages.infer import standard_model
+
+    model = standard_model(backend, cfg.workdir, bs, weights=cfg["model.weights"])
+    if model == "random":
+        return model, f"random:seed={cfg['model.seed']}:{cfg['model.arch']}"
+    meta = read_sidecar(Path(model))
+    blob = json.dumps(meta, sort_keys=True) if meta else f"{model}:{Path(model).stat().st_mtime_ns if Path(model).exists() else 0}"
+    return str(model), hashlib.sha256(blob.encode()).hexdigest()
+
+
+def _data_key(cfg: Settings) -> str:
+    manifest = cfg.artifacts.dataset_bin / ".manifest.json"
+    return hashlib.sha256(manifest.read_bytes()).hexdigest() if manifest.is_file() else "missing"
+
+
+def _infer(cfg: Settings, bs: int, cls: Any, force: bool, tick: Tick, result: AllResult) -> tuple[str, str]:
+    from bitcli.stages import infer
+
+    names = cfg.artifacts
+    model, digest = _model_key(cfg, cls.name, bs)
+    expected = {"backend": cls.name, "model_digest": digest, "data": _data_key(cfg),
+                "devices": list(cfg["ascend.devices"])}
+    if not force and is_current(names.result_dir(bs), expected) and names.summary_json(bs).is_file():
+        return "up to date", str(names.result_dir(bs))
+    backend = cls(infer.options_from_settings(cfg, bs, model))
+    done = infer.outputs_from_bins(backend, names.dataset_bin, names.result_root, force=True, progress=tick)
+    result.device = done.device
+    write_sidecar(names.result_dir(bs), expected)
+    return "done", f"{done.samples} outputs, {done.throughput:,.1f} img/s compute"
+
+
+def _eval(cfg: Settings, bs: int, cls: Any, force: bool, tick: Tick, result: AllResult) -> tuple[str, str]:
+    from bitcli.stages.evaluate import accuracy_from_outputs
+
+    names = cfg.artifacts
+    summary = names.summary_json(bs)
+    expected = {"summary": _file_digest(summary), "labels": _file_digest(names.label_txt)}
+    if not force and is_current(names.accuracy_json(bs), expected):
+        return "up to date", str(names.accuracy_json(bs))
+    done = accuracy_from_outputs(names.result_dir(bs), names.label_txt, topk=5, num_classes=cfg["model.num_classes"])
+    write_sidecar(names.accuracy_json(bs), expected)
+    return "done", f"top-1 {done.topk[1]:.2%} on {done.samples}"
+
+
+def _bench(cfg: Settings, bs: int, cls: Any, force: bool, tick: Tick, result: AllResult) -> tuple[str, str]:
+    from bitcli.stages import infer
+    from bitcli.stages.bench import throughput_per_bs
+
+    record = bench_record_path(cfg.artifacts, bs)
+    model, digest = _model_key(cfg, cls.name, bs)
+    expected = {"backend": cls.name, "model_digest": digest, "loop": cfg["bench.loop"], "warmup": cfg["bench.warmup"]}
+    if not force and is_current(record, expected):
+        return "up to date", str(record)
+    done = throughput_per_bs(cls, lambda size: infer.options_from_settings(cfg, size, model), (bs,),
+                             warmup=cfg["bench.warmup"], loop=cfg["bench.loop"])
+    row = done.rows[0]
+    if row.status != "ok":
+        raise BitError(row.reason or "bench failed")
+    result.device = done.device
+    atomic_write_text(record, json.dumps({"device": done.device, **row.to_json()}, indent=2) + "\n")
+    write_sidecar(record, expected)
+    return "done", f"{row.throughput:,.1f} img/s"
+
+
+STEP_FUNCTIONS: dict[str, Callable[..., tuple[str, str]]] = {
+    "data": _data, "export": _export, "simplify": _simplify, "atc": _atc,
+    "infer": _infer, "eval": _eval, "bench": _bench,
+}
+
+
+def _file_digest(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest() if path.is_file() else "missing"
+
+
+def bench_record_path(names: Artifacts, bs: int) -> Path:
+    """One batch size's bench figures as ``bit all`` keeps them: ``workdir/bench/bench_bs{bs}.json``."""
+    return names.workdir / "bench" / f"bench_bs{bs}.json"
+
+
+# --------------------------------------------------------------------------- report rows
+
+
+def collect_rows(cfg: Settings, backend: str, failed: dict[int, str]) -> list[BsRow]:
+    """Read each batch size's accuracy and throughput back from the workdir."""
+    names = cfg.artifacts
+    rows = []
+    for bs in cfg.batch_sizes:
+        row = BsRow(bs=bs)
+        accuracy = _load_json(names.accuracy_json(bs))
+        if accuracy:
+            row.samples, row.topk = accuracy.get("samples"), accuracy.get("topk")
+        bench = _load_json(bench_record_path(names, bs))
+        if bench:
+            row.throughput, row.latency_ms = bench.get("throughput"), bench.get("latency_ms")
+        summary = _load_json(names.summary_json(bs))
+        if summary:
+            row.infer_throughput = summary.get("throughput")
+        for label, path in (("sim_onnx", names.sim_onnx(bs)), ("om", names.om(bs))):
+            meta = read_sidecar(path)
+            if meta is not None:
+                row.artifacts[label] = _file_digest(path)
+        if bs in failed:
+            row.status, row.reason = "failed", failed[bs]
+        elif row.topk is None or row.throughput is None:
+            row.status, row.reason = "incomplete", "steps not run yet: " + ", ".join(
+                n for n, v in (("eval", row.topk), ("bench", row.throughput)) if v is None)
+        rows.append(row)
+    return rows
+
+
+def _load_json(path: Path) -> dict[str, Any] | None:
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def run_context(cfg: Settings, result: AllResult) -> dict[str, Any]:
+    """Host, versions, inputs: what report.json records beside the rows."""
+    import platform
+    import socket
+    from importlib import metadata
+
+    from bitcli import __version__
+
+    versions = {}
+    for package in ("torch", "onnx", "onnxruntime", "onnxsim", "numpy", "pillow"):
+        try:
+            versions[package] = metadata.version(package)
+        except metadata.PackageNotFoundError:
+            versions[package] = None
+    manifest = _load_json(cfg.artifacts.dataset_bin / ".manifest.json") or {}
+    export_meta = read_sidecar(cfg.artifacts.onnx) or {}
+    return {
+        "bit_version": __version__,
+        "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "host": {"hostname": socket.gethostname(), "platform": platform.platform(),
+                 "machine": platform.machine(), "python": platform.python_version()},
+        "versions": versions,
+        "dataset": {"path": cfg["dataset.path"], "synthetic": bool(manifest.get("synthetic", cfg["dataset.synthetic"])),
+                    "samples": manifest.get("count")},
+        "weights": {"source": cfg["model.weights"], "random": cfg["model.weights"] == "random",
+                    "digest": export_meta.get("source_sha256") or export_meta.get("digest")},
+        "arch": cfg["model.arch"],
+        "workdir": str(cfg.workdir),
+    }
