@@ -9,7 +9,7 @@ import typer
 
 from bitcli import report, ui
 from bitcli.commands._common import BsOpt, JsonOpt, ProfileOpt, WorkdirOpt, settings
-from bitcli.commands.infer import BackendOpt, ProviderOpt, ThreadsOpt
+from bitcli.commands.infer import BackendOpt, ProviderOpt, ThreadsOpt, check_backend_name
 
 
 def bench_cli(
@@ -32,6 +32,7 @@ def bench_cli(
     from bitcli.stages.bench import throughput_per_bs
     from bitcli.stages.infer import options_from_settings, standard_model
 
+    check_backend_name(backend)
     cfg = settings(profile, workdir=workdir, batch_sizes=bs, backend=backend, bench__loop=loop, bench__warmup=warmup,
                    onnxruntime__provider=provider, onnxruntime__threads=threads)
     cls, why = select_backend(cfg["backend"])

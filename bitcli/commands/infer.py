@@ -49,6 +49,7 @@ def infer_cli(
 
     if input_dir is not None and dataset_path is not None:
         raise ConfigError("--input and --dataset-path both given", hint="read either the .bin folder or the data set, not both")
+    check_backend_name(backend)
     cfg = settings(profile, workdir=workdir, batch_sizes=bs, backend=backend,
                    onnxruntime__provider=provider, onnxruntime__threads=threads)
     cls, why = select_backend(cfg["backend"])
@@ -66,6 +67,14 @@ def infer_cli(
             else:
                 result = stage.outputs_from_bins(runner, source, root, limit=limit, force=force, progress=tick)
         report.render_infer(result)
+
+
+def check_backend_name(name: Optional[str]) -> None:
+    """An unknown --backend gets the registry's error with the nearest name, before any work."""
+    from bitcli.backends.base import REGISTRY, backend_class
+
+    if name is not None and name != "auto" and name not in REGISTRY:
+        backend_class(name)  # raises ConfigError: unknown backend 'x'; did you mean ...
 
 
 @contextmanager

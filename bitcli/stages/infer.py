@@ -97,7 +97,8 @@ def standard_model(backend: str, directory: Path, bs: int, *, weights: str | Non
     if backend == "torch":
         return weights or "random"
     sim = names.sim_onnx(bs)
-    return sim if sim.is_file() else names.onnx
+    # The dynamic model serves any bs; when neither exists, name the one to make.
+    return names.onnx if not sim.is_file() and names.onnx.is_file() else sim
 
 
 def options_from_settings(settings: Any, bs: int, model: Path | str) -> BackendOptions:
@@ -169,33 +170,38 @@ def stem_of(path: Path | str) -> str:
     return Path(path).name.split(".", 1)[0]
 
 
-def _read_sample(path: Path) -> bytes:
-    if path.suffix.lower() == ".npy":
-        import numpy as np
-
-        return np.ascontiguousarray(np.load(path)).tobytes()
-    return path.read_bytes()
-
-
 def _bin_batches(files: list[Path], per_batch: int, shape: tuple[int, ...]) -> Iterator[_Batch]:
     import numpy as np
 
-    tensor_bytes = 4 * int(np.prod(shape))
     for start in range(0, len(files), per_batch):
         group = files[start:start + per_batch]
-        chunks = [_read_sample(p) for p in group]
+        array = np.empty(shape, dtype=np.float32)  # filled in place: no join, no extra copy
+        buffer = memoryview(array.reshape(-1).view(np.uint8))
+        step = buffer.nbytes // per_batch
+        for slot in range(per_batch):
+            # ais_bench: placeholders of a short last batch take the group's first file
+            path = group[slot] if slot < len(group) else group[0]
+            _read_into(path, buffer[slot * step:(slot + 1) * step], group[0], array.nbytes)
         pad = per_batch - len(group)
-        chunks += [chunks[0]] * pad  # ais_bench: placeholders take the group's first file
-        data = b"".join(chunks)
-        if len(data) != tensor_bytes:
-            bad = next(p for p, c in zip(group, chunks) if len(c) != len(chunks[0]))
-            raise DataError(
-                f"input file {bad} is {len(_read_sample(bad))} bytes, unlike {group[0].name} "
-                f"(ais_bench: 'ndata size:{len(data)} not match {tensor_bytes}')",
-                hint="every input file must hold the same number of samples; re-create the folder with `bit data --force`",
-            )
-        array = np.frombuffer(data, dtype=np.float32).reshape(shape)
         yield _Batch([stem_of(p) for p in group] + [None] * pad, [str(p) for p in group], array)
+
+
+def _read_into(path: Path, target: memoryview, first: Path, tensor_bytes: int) -> None:
+    """Fill ``target`` with the sample bytes of ``path``; any other size is an error."""
+    size = file_bytes(path)
+    if size != target.nbytes:
+        raise DataError(
+            f"input file {path} is {size} bytes, unlike {first.name} ({target.nbytes} bytes; ais_bench: "
+            f"'ndata size not match {tensor_bytes}')",
+            hint="every input file must hold the same number of samples; re-create the folder with `bit data --force`",
+        )
+    if path.suffix.lower() == ".npy":
+        import numpy as np
+
+        target[:] = np.ascontiguousarray(np.load(path)).view(np.uint8).reshape(-1)
+        return
+    with open(path, "rb", buffering=0) as fh:
+        fh.readinto(target)
 
 
 def _prefetch(source: Iterator[_Batch], depth: int = PREFETCH) -> Iterator[_Batch]:

@@ -1,0 +1,74 @@
+"""bit bench's stage: warm-up excluded, the backend's own timer, failed rows kept."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from runtime_models import FakeBackend, fake_options
+
+from bitcli.backends.base import BackendOptions
+from bitcli.errors import DataError
+from bitcli.stages.bench import bench_one, latency_stats, throughput_per_bs
+
+
+class ScriptedBackend(FakeBackend):
+    """Reports latencies from a script: warm-up runs first (huge), then the timed ones."""
+
+    script: list[float] = []
+
+    def infer(self, batch):
+        out = super().infer(batch)
+        self.last_latency_ms = self.script[self.calls - 1]
+        return out
+
+
+def test_warmup_excluded_throughput_from_mean():
+    backend = ScriptedBackend(fake_options(4))
+    backend.script = [1000.0, 1000.0] + [10.0, 20.0, 30.0, 40.0]
+    row = bench_one(backend, 4, warmup=2, loop=4)
+    assert backend.calls == 6 and backend.shapes[0] == (4, 3, 8, 8)
+    assert row.status == "ok" and row.runs == 4
+    assert row.latency_ms["mean"] == pytest.approx(25.0)
+    assert row.throughput == pytest.approx(1000 * 4 / 25.0)
+    arr = np.array([10.0, 20.0, 30.0, 40.0])
+    assert row.latency_ms["p90"] == pytest.approx(np.percentile(arr, 90))
+    assert latency_stats([5.0]) == {"mean": 5.0, "p50": 5.0, "p90": 5.0, "p99": 5.0}
+
+
+def test_backend_own_bench_mode_is_used():
+    class Whole(FakeBackend):
+        def bench_latencies(self, loop, warmup):
+            self.asked = (loop, warmup)
+            return [2.0] * loop
+
+    backend = Whole(fake_options(8))
+    row = bench_one(backend, 8, warmup=3, loop=5)
+    assert backend.asked == (5, 3) and backend.calls == 0
+    assert row.throughput == pytest.approx(4000.0)
+
+
+def test_failed_batch_size_stays_a_row(tmp_path):
+    class Picky(FakeBackend):
+        def open(self):
+            if self.options.batch_size == 4:
+                raise DataError("model file not found: bit_bs4_sim.onnx")
+
+    class Crashy(FakeBackend):
+        def infer(self, batch):
+            raise RuntimeError("[ONNXRuntimeError] : 6 : RUNTIME_EXCEPTION\nmore lines")
+
+    path = tmp_path / "bench.json"
+    result = throughput_per_bs(Picky, lambda bs: fake_options(bs), (1, 4, 8), warmup=1, loop=3, json_path=path)
+    assert [r.status for r in result.rows] == ["ok", "failed", "ok"]
+    assert result.rows[1].reason == "model file not found: bit_bs4_sim.onnx"
+    assert [r.bs for r in result.failed] == [4]
+    doc = json.loads(path.read_text())
+    assert doc["backend"] == "fake" and doc["device"] == "fake"
+    assert doc["results"][0] == {"bs": 1, "throughput": pytest.approx(500.0),
+                                 "latency_ms": {"mean": 2.0, "p50": 2.0, "p90": 2.0, "p99": 2.0}, "status": "ok"}
+    assert doc["results"][1]["status"] == "failed" and doc["results"][1]["throughput"] is None
+    crashed = throughput_per_bs(Crashy, lambda bs: fake_options(bs), (2,), warmup=0, loop=1)
+    assert crashed.rows[0].reason == "RuntimeError: [ONNXRuntimeError] : 6 : RUNTIME_EXCEPTION"
