@@ -9,7 +9,7 @@ from typing import Annotated, Any, Callable, Iterator, Optional
 import typer
 
 from bitcli import report, ui
-from bitcli.commands._common import BsOpt, ForceOpt, ProfileOpt, WorkdirOpt, settings
+from bitcli.commands._common import BsOpt, ProfileOpt, WorkdirOpt, settings
 
 BackendOpt = Annotated[
     Optional[str],

@@ -165,7 +165,7 @@ def _classes(label_path: Path, entries: list[tuple[str, list[str]]], num_classes
 
 def _match(labels: dict[str, Any], outputs: dict[str, Path], label_path: Path, output_dir: Path) -> list[str]:
     """The common stems, in natural order; error when either side has extras."""
-    from bitcli.stages.infer import natural_key
+    from bitcli.stages.infer_io import natural_key
 
     no_output = [s for s in labels if s not in outputs]
     no_label = [s for s in outputs if s not in labels]
@@ -210,8 +210,6 @@ def accuracy_from_outputs(
         DataError: missing/unreadable files, bad labels, outputs and labels that do not match.
         ConfigError: ``topk`` outside 1..num_classes.
     """
-    import numpy as np
-
     output_dir, label_path = Path(output_dir), Path(label_path)
     outputs = output_files(output_dir)
     fmt, entries = parse_labels(label_path)

@@ -19,7 +19,6 @@ from __future__ import annotations
 import json
 import os
 import queue
-import re
 import shutil
 import statistics
 import sys
@@ -30,11 +29,20 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator
 
+from bitcli import ui
 from bitcli.artifacts import Artifacts, atomic_write_text, summary_path
 from bitcli.backends.base import Backend, BackendOptions
 from bitcli.errors import ConfigError, DataError
+from bitcli.stages.infer_io import (  # noqa: F401  (re-exported: the stage's public rules)
+    Batch,
+    bin_batches,
+    files_per_batch,
+    input_files,
+    make_summary,
+    natural_key,
+    time_stats,
+)
 
-INPUT_SUFFIXES = (".bin", ".BIN", ".npy", ".NPY")
 PREFETCH = 2  # batches decoded ahead of the one computing
 Progress = Callable[[int, int], None]  # (samples done, samples total)
 
@@ -66,13 +74,6 @@ class InferResult:
     def images_per_s(self) -> float:
         """End to end: real samples per second of wall clock."""
         return self.samples / self.wall_s if self.wall_s else 0.0
-
-
-@dataclass
-class _Batch:
-    stems: list[str | None]      # None: a padding copy, gets no output
-    infiles: list[str]
-    data: Any                    # numpy float32, the model's input shape
 
 
 # --------------------------------------------------------------------------- model and options
@@ -115,96 +116,7 @@ def options_from_settings(settings: Any, bs: int, model: Path | str) -> BackendO
         devices=tuple(settings["ascend.devices"]),
     )
 
-
-# --------------------------------------------------------------------------- ais_bench's input rules
-
-
-def natural_key(text: str) -> list[Any]:
-    """Digit runs as integers, text lower-cased (ais_bench's ``natural_sort``)."""
-    return [int(part) if part.isdigit() else part.lower() for part in re.split(r"(\d+)", text)]
-
-
-def input_files(input_dir: Path) -> list[Path]:
-    """Top-level ``.bin/.BIN/.npy/.NPY`` files of ``input_dir`` in ais_bench's order.
-
-    Raises:
-        DataError: the folder is missing or holds no such file.
-    """
-    input_dir = Path(input_dir)
-    if not input_dir.is_dir():
-        raise DataError(f"input folder {input_dir} does not exist", hint="run `bit data` first, or pass --input DIR")
-    files = sorted(p for p in input_dir.iterdir() if p.suffix in INPUT_SUFFIXES and p.is_file())
-    if not files:
-        raise DataError(
-            f"input folder {input_dir} holds no input files (ais_bench takes *.bin, *.BIN, *.npy, *.NPY)",
-            hint="run `bit data` to write one .bin per sample, or point --input at such a folder",
-        )
-    return sorted(files, key=lambda p: natural_key(str(p)))
-
-
-def file_bytes(path: Path) -> int:
-    """A file's sample size as ais_bench counts it (.npy: the array's nbytes)."""
-    if path.suffix.lower() == ".npy":
-        import numpy as np
-
-        return int(np.load(path, mmap_mode="r").nbytes)
-    return path.stat().st_size
-
-
-def files_per_batch(tensor_bytes: int, first_file: Path) -> int:
-    """Model input bytes ÷ first file bytes, or ais_bench's size error in plain words."""
-    size = file_bytes(first_file)
-    if size == 0 or tensor_bytes % size:
-        raise DataError(
-            f"input size mismatch (ais_bench: 'arg0 tensorsize: {tensor_bytes} filesize: {size} not match'): "
-            f"{first_file.name} is {size} bytes, but one model input is {tensor_bytes} bytes, "
-            "which is not a whole number of such files",
-            hint="keep one preprocessed sample per file (`bit data`), at the model's image size and "
-            "float32, and a model whose batch size is a multiple of the samples per file",
-        )
-    return tensor_bytes // size
-
-
-def stem_of(path: Path | str) -> str:
-    """ais_bench's output stem: the base name cut at its first '.' (``a.b.bin`` → ``a``)."""
-    return Path(path).name.split(".", 1)[0]
-
-
-def _bin_batches(files: list[Path], per_batch: int, shape: tuple[int, ...]) -> Iterator[_Batch]:
-    import numpy as np
-
-    for start in range(0, len(files), per_batch):
-        group = files[start:start + per_batch]
-        array = np.empty(shape, dtype=np.float32)  # filled in place: no join, no extra copy
-        buffer = memoryview(array.reshape(-1).view(np.uint8))
-        step = buffer.nbytes // per_batch
-        for slot in range(per_batch):
-            # ais_bench: placeholders of a short last batch take the group's first file
-            path = group[slot] if slot < len(group) else group[0]
-            _read_into(path, buffer[slot * step:(slot + 1) * step], group[0], array.nbytes)
-        pad = per_batch - len(group)
-        yield _Batch([stem_of(p) for p in group] + [None] * pad, [str(p) for p in group], array)
-
-
-def _read_into(path: Path, target: memoryview, first: Path, tensor_bytes: int) -> None:
-    """Fill ``target`` with the sample bytes of ``path``; any other size is an error."""
-    size = file_bytes(path)
-    if size != target.nbytes:
-        raise DataError(
-            f"input file {path} is {size} bytes, unlike {first.name} ({target.nbytes} bytes; ais_bench: "
-            f"'ndata size not match {tensor_bytes}')",
-            hint="every input file must hold the same number of samples; re-create the folder with `bit data --force`",
-        )
-    if path.suffix.lower() == ".npy":
-        import numpy as np
-
-        target[:] = np.ascontiguousarray(np.load(path)).view(np.uint8).reshape(-1)
-        return
-    with open(path, "rb", buffering=0) as fh:
-        fh.readinto(target)
-
-
-def _prefetch(source: Iterator[_Batch], depth: int = PREFETCH) -> Iterator[_Batch]:
+def _prefetch(source: Iterator[Batch], depth: int = PREFETCH) -> Iterator[Batch]:
     """Run ``source`` in a thread, ``depth`` items ahead; re-raise its errors here."""
     box: queue.Queue = queue.Queue(maxsize=depth)
     done = object()
@@ -270,46 +182,12 @@ def _publish(tmp_dir: Path, result_dir: Path, summary: dict[str, Any]) -> None:
     os.replace(tmp_dir, result_dir)
     atomic_write_text(summary_file, json.dumps(summary))
 
-
-def time_stats(values: list[float]) -> dict[str, Any]:
-    """ais_bench's statistics object (ms); all 0.0 with count 0 for no values."""
-    if not values:
-        return {"min": 0.0, "max": 0.0, "mean": 0.0, "median": 0.0, "percentile(99%)": 0.0, "count": 0}
-    import numpy as np
-
-    arr = np.asarray(values, dtype=np.float64)
-    return {
-        "min": float(arr.min()),
-        "max": float(arr.max()),
-        "mean": float(arr.mean()),
-        "median": float(np.median(arr)),
-        "percentile(99%)": float(np.percentile(arr, 99)),
-        "count": int(arr.size),
-    }
-
-
-def make_summary(filesinfo: dict[str, Any], latencies: list[float], bs: int, backend: str, argv: list[str]) -> dict[str, Any]:
-    """The summary JSON in ait 2024's key order, plus ``backend``."""
-    stats = time_stats(latencies)
-    return {
-        "filesinfo": filesinfo,
-        "args": list(argv),
-        "NPU_compute_time": stats,
-        "H2D_latency": time_stats([]),
-        "D2H_latency": time_stats([]),
-        "npu_compute_time_list": list(latencies),
-        "throughput": 1000.0 * bs / stats["mean"] if stats["mean"] else 0,
-        "pid": os.getpid(),
-        "backend": backend,
-    }
-
-
 # --------------------------------------------------------------------------- the loop
 
 
 def _run_batches(
     backend: Backend,
-    batches: Iterable[_Batch],
+    batches: Iterable[Batch],
     result_dir: Path,
     tmp_dir: Path,
     total: int,
@@ -342,7 +220,7 @@ def _run_batches(
 
 def _execute(
     backend: Backend,
-    make_batches: Callable[[], tuple[Iterable[_Batch], int, int]],
+    make_batches: Callable[[], tuple[Iterable[Batch], int, int]],
     output_root: Path,
     *,
     force: bool,
@@ -408,12 +286,14 @@ def outputs_from_bins(
         if folder_summary is not None:
             return _result_from_summary(backend, result_dir, folder_summary)
 
-        def make() -> tuple[Iterable[_Batch], int, int]:
+        def make() -> tuple[Iterable[Batch], int, int]:
             import numpy as np
 
             shape = tuple(backend.input_shape())
             per_batch = files_per_batch(4 * int(np.prod(shape)), files[0])
-            return _bin_batches(files, per_batch, shape), len(files), per_batch
+            ui.detail(f"get filesperbatch files0 size:{files[0].stat().st_size} tensor0size:{4 * int(np.prod(shape))} "
+                      f"filesperbatch:{per_batch} runcount:{-(-len(files) // per_batch)}")  # ais_bench's log line
+            return bin_batches(files, per_batch, shape), len(files), per_batch
 
         return _execute(backend, make, output_root, force=force, progress=progress, argv=argv)
 
@@ -475,7 +355,7 @@ def outputs_from_dataset(
     dataset = read_cifar10_test(Path(dataset_path))
     with backend:
 
-        def make() -> tuple[Iterable[_Batch], int, int]:
+        def make() -> tuple[Iterable[Batch], int, int]:
             shape = tuple(backend.input_shape())
             total = min(limit, len(dataset.labels)) if limit else len(dataset.labels)
             chunks = iter_preprocessed(dataset, size=shape[-1], limit=limit, batch=shape[0])
@@ -484,7 +364,7 @@ def outputs_from_dataset(
         return _execute(backend, make, output_root, force=force, progress=progress, argv=argv)
 
 
-def _dataset_batches(chunks: Iterable[tuple[Any, Any]], shape: tuple[int, ...], origin: str) -> Iterator[_Batch]:
+def _dataset_batches(chunks: Iterable[tuple[Any, Any]], shape: tuple[int, ...], origin: str) -> Iterator[Batch]:
     import numpy as np
 
     for indices, array in chunks:
@@ -494,4 +374,4 @@ def _dataset_batches(chunks: Iterable[tuple[Any, Any]], shape: tuple[int, ...], 
         if pad > 0:  # as ais_bench: copies of the batch's first sample, no outputs for them
             array = np.concatenate([array, np.repeat(array[:1], pad, axis=0)])
             stems += [None] * pad
-        yield _Batch(stems, [f"{origin}{s}" for s in stems if s is not None], array)
+        yield Batch(stems, [f"{origin}{s}" for s in stems if s is not None], array)

@@ -67,6 +67,14 @@ def prepare(workdir: Path) -> None:
 
 
 def raw_ort(model: Path, bs: int, warmup: int, loop: int) -> float:
+    """Raw onnxruntime in a fresh process (nothing else loaded, like `bit bench`)."""
+    code = f"import sys; sys.path.insert(0, {str(Path(__file__).parent)!r}); import bench_runtime as b; " \
+           f"print(b.raw_ort_here({str(model)!r}, {bs}, {warmup}, {loop}))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    return float(out.strip().splitlines()[-1])
+
+
+def raw_ort_here(model: str, bs: int, warmup: int, loop: int) -> float:
     """A plain default session, the way one would time onnxruntime by hand."""
     import numpy as np
     import onnxruntime as ort

@@ -9,7 +9,6 @@ import pytest
 
 from runtime_models import FakeBackend, fake_options
 
-from bitcli.backends.base import BackendOptions
 from bitcli.errors import DataError
 from bitcli.stages.bench import bench_one, latency_stats, throughput_per_bs
 
