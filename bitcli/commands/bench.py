@@ -14,8 +14,8 @@ from bitcli.commands.infer import BackendOpt, ProviderOpt, ThreadsOpt, check_bac
 
 def bench_cli(
     bs: BsOpt = None,
-    loop: Annotated[Optional[int], typer.Option("--loop", min=1, help="Timed runs per batch size (profile: bench.loop).", show_default=False)] = None,
-    warmup: Annotated[Optional[int], typer.Option("--warmup", min=0, help="Untimed warm-up runs per batch size (profile: bench.warmup).", show_default=False)] = None,
+    loop: Annotated[Optional[int], typer.Option("--loop", min=1, help="Timed runs per batch size \\[profile: bench.loop].", show_default=False)] = None,
+    warmup: Annotated[Optional[int], typer.Option("--warmup", min=0, help="Untimed warm-up runs per batch size \\[profile: bench.warmup].", show_default=False)] = None,
     backend: BackendOpt = None,
     model_dir: Annotated[Optional[Path], typer.Option("--model-dir", help="Folder holding the models by their standard names: bit_bs{N}_sim.onnx or bit.onnx, bit_bs{N}.om (default: the workdir). torch uses model.weights.", show_default=False)] = None,
     provider: ProviderOpt = None,

@@ -13,15 +13,15 @@ from bitcli.commands._common import BsOpt, ProfileOpt, WorkdirOpt, settings
 
 BackendOpt = Annotated[
     Optional[str],
-    typer.Option("--backend", "-b", help="auto | ascend | onnxruntime | torch (profile: backend).", show_default=False),
+    typer.Option("--backend", "-b", help="auto | ascend | onnxruntime | torch \\[profile: backend].", show_default=False),
 ]
 ProviderOpt = Annotated[
     Optional[str],
-    typer.Option("--provider", help="onnxruntime provider: auto | cpu | cuda | a provider name (profile: onnxruntime.provider).", show_default=False),
+    typer.Option("--provider", help="onnxruntime provider: auto | cpu | cuda | a provider name \\[profile: onnxruntime.provider].", show_default=False),
 ]
 ThreadsOpt = Annotated[
     Optional[int],
-    typer.Option("--threads", min=1, help="Intra-op threads for onnxruntime/torch (default: all usable cores) (profile: onnxruntime.threads).", show_default=False),
+    typer.Option("--threads", min=1, help="Intra-op threads for onnxruntime/torch (default: all usable cores) \\[profile: onnxruntime.threads].", show_default=False),
 ]
 
 
