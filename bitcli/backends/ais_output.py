@@ -81,8 +81,9 @@ def ais_failure(res: ToolResult, *, bs: int, no_throughput: bool = False) -> Too
             detail = parsed.errors[-1] if parsed.errors else res.tail(3).replace("\n", " | ") or "no output"
             what = f"ais_bench failed (exit {res.returncode}): {detail}"
             hint = hint or "see the log for the full output"
+    # The command goes in the hint, so a failed `bit bench` row stays one short reason.
     log = f"; log: {res.log_path}" if res.log_path else ""
-    return ToolFailed(f"{what}; command: {res.command}{log}", hint=hint)
+    return ToolFailed(what, hint=f"{hint}; command: {res.command}{log}")
 
 
 def explain(output: str, bs: int) -> tuple[str | None, str | None]:

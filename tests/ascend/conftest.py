@@ -8,22 +8,30 @@ Three host shapes:
 
 from __future__ import annotations
 
+import importlib.util
 import os
 from pathlib import Path
 
 import pytest
 
+
+def _root_conftest():
+    path = Path(__file__).resolve().parents[1] / "conftest.py"
+    spec = importlib.util.spec_from_file_location("bit_tests_root_conftest", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+# pytest imports every conftest.py under the one module name "conftest", and the last
+# one imported stays in sys.modules; test files in other folders do `from conftest
+# import REPO, invoke`, so this one re-exports the root conftest's public names.
+globals().update({k: v for k, v in vars(_root_conftest()).items() if not k.startswith("_") and k != "annotations"})
+
 STANDINS = Path(__file__).resolve().parents[1] / "standins"
 STANDIN_BIN = STANDINS / "bin"
 STANDIN_PYLIB = STANDINS / "pylib"
 STANDIN_SET_ENV = STANDINS / "set_env.sh"
-
-
-def invoke(runner, *args: str, **kwargs):
-    """Invoke `bit args...` in-process (same as tests/conftest.py's helper)."""
-    from bitcli.cli import app
-
-    return runner.invoke(app, list(args), **kwargs)
 
 
 def _clean_path(value: str) -> str:

@@ -102,7 +102,7 @@ def test_throughput_lines_of_each_release():
 def test_a_run_without_throughput_is_a_failure_not_zero():
     res = ToolResult(["python3", "-m", "ais_bench", "--loop", "5"], 0, "[INFO] acl init success\n")
     err = ais_failure(res, bs=4, no_throughput=True)
-    assert "printed no throughput line" in err.message and "python3 -m ais_bench --loop 5" in err.message
+    assert "printed no throughput line" in err.message and "python3 -m ais_bench --loop 5" in err.hint
 
 
 @pytest.mark.parametrize("version,names", [("2024", ["device0_0", "device1_1"]), ("2023", ["device0", "device1"])])
