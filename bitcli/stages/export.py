@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from bitcli.artifacts import atomic_path, is_current, sha256_file, write_sidecar
+from bitcli.artifacts import atomic_path, is_current, read_sidecar, sha256_file, write_sidecar
 from bitcli.errors import ConfigError, ExportError, require
 
 DEFAULT_OPSET = 13  # what ATC on CANN 6.x parses reliably
@@ -92,8 +92,6 @@ def onnx_from_checkpoint(
     output = Path(output)
     expected = _expected_meta(weights, arch, num_classes, opset, image_size, seed)
     if not force and is_current(output, expected, keys=_CURRENT_KEYS):
-        from bitcli.artifacts import read_sidecar
-
         meta = read_sidecar(output) or expected
         return ExportResult(output, True, meta.get("max_abs_diff"), meta.get("top1_agree"),
                             time.perf_counter() - started, meta, list(meta.get("notes", [])))  # fmt: skip
@@ -103,10 +101,20 @@ def onnx_from_checkpoint(
     if real_note:
         notes.append(real_note)
     probes = _probes(seed, image_size, real)
+    check = _write_verified(loaded.model, output, opset, image_size, probes)
+    meta = {**expected, "num_classes": loaded.num_classes, "format": loaded.format, "random": loaded.random,
+            "weights_source": loaded.source, "notes": notes, **check}  # fmt: skip
+    write_sidecar(output, meta)
+    return ExportResult(output, False, check["max_abs_diff"], check["top1_agree"], time.perf_counter() - started,
+                        meta, notes, check["op_counts"], len(probes), 0 if real is None else len(real))  # fmt: skip
+
+
+def _write_verified(model: Any, output: Path, opset: int, image_size: int, probes: np.ndarray) -> dict[str, Any]:
+    """Export to a temporary name, verify, and only then rename over ``output``."""
     try:
         with atomic_path(output) as tmp:
-            _export(loaded.model, tmp, opset, image_size)
-            check = verify_onnx(loaded.model, tmp, probes)
+            _export(model, tmp, opset, image_size)
+            check = verify_onnx(model, tmp, probes)
             if check["max_abs_diff"] > VERIFY_ATOL:
                 raise ExportError(
                     f"ONNX disagrees with torch: max |Δ| {check['max_abs_diff']:.3g} > {VERIFY_ATOL:g} "
@@ -115,11 +123,7 @@ def onnx_from_checkpoint(
                 )
     except OSError as exc:
         raise ExportError(f"cannot write {output}: {exc.strerror or exc}", hint="pick a writable --output") from None
-    meta = {**expected, "num_classes": loaded.num_classes, "format": loaded.format, "random": loaded.random,
-            "weights_source": loaded.source, "notes": notes, **check}  # fmt: skip
-    write_sidecar(output, meta)
-    return ExportResult(output, False, check["max_abs_diff"], check["top1_agree"], time.perf_counter() - started,
-                        meta, notes, check["op_counts"], len(probes), 0 if real is None else len(real))  # fmt: skip
+    return check
 
 
 def _check_settings(opset: int, image_size: int, output: Path) -> None:
