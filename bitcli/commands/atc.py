@@ -38,6 +38,8 @@ def atc_cli(
         report.print_json(report.atc_summary(result))
     elif dry_run:
         for row in result.rows:
+            if row.status != "dry run":
+                ui.warn(f"bs {row.bs}: {row.status.removeprefix('dry run (').rstrip(')')}; run `bit simplify --bs {row.bs}` first")
             ui.out.print(row.command, soft_wrap=True, markup=False)
     else:
         report.render_atc(result)

@@ -126,7 +126,7 @@ def om_from_onnx(
     """
     model_dir = Path(model_dir).resolve()
     missing = [bs for bs in batch_sizes if not sim_onnx_path(model_dir, MODEL_STEM, bs).is_file()]
-    if missing:
+    if missing and not dry_run:
         raise ExportError(
             f"no simplified ONNX for batch size {', '.join(map(str, missing))} in {model_dir} "
             f"(expected {sim_onnx_path(model_dir, MODEL_STEM, missing[0]).name})",
@@ -139,6 +139,11 @@ def om_from_onnx(
     for bs in batch_sizes:
         argv = atc_argv(model_dir, bs, soc, image_size=image_size, precision_mode=precision_mode)
         om = Artifacts(model_dir).om(bs)
+        row = AtcRow(bs, om, "", command=shlex.join(argv))
+        if dry_run:
+            row.status = "dry run" if bs not in missing else f"dry run ({sim_onnx_path(model_dir, MODEL_STEM, bs).name} missing)"
+            result.rows.append(row)
+            continue
         meta = {
             "batch_size": bs,
             "onnx": sim_onnx_path(model_dir, MODEL_STEM, bs).name,
@@ -147,10 +152,7 @@ def om_from_onnx(
             "precision_mode": precision_mode or "default (force_fp16)",
             "input_shape": f"{INPUT_NAME}:{bs},3,{image_size},{image_size}",
         }
-        row = AtcRow(bs, om, "", command=shlex.join(argv))
-        if dry_run:
-            row.status = "dry run"
-        elif not force and is_current(om, meta):
+        if not force and is_current(om, meta):
             row.status = "up to date"
         else:
             log = Path(log_dir) / f"atc_bs{bs}.log" if log_dir else None

@@ -148,3 +148,11 @@ def test_model_dir_and_json(runner, standins, tmp_path, tiny_profile):
     data = json.loads(result.stdout)
     assert data["soc_version"] == "Ascend310P3" and data["rows"][0]["status"] == "built"
     assert (models / "bit_bs2.om").is_file()
+
+
+def test_dry_run_before_simplify_warns_but_prints(runner, no_ascend, tmp_path, tiny_profile):
+    result = invoke(runner, "atc", "-p", str(tiny_profile), "-w", str(tmp_path / "w"), "--bs", "2", "--chip", "310P3",
+                    "--dry-run")
+    assert result.exit_code == 0, result.output
+    assert "--input_shape=image:2,3,8,8" in result.stdout
+    assert "bit_bs2_sim.onnx missing" in result.stderr and "bit simplify --bs 2" in result.stderr

@@ -73,3 +73,18 @@ def test_tool_env_without_cann_explains(no_ascend, tmp_path):
         tool_env("atc", str(tmp_path / "nope" / "set_env.sh"))
     assert "no CANN script at" in err.value.message
     assert "set_env.sh" in err.value.hint and "--backend onnxruntime" in err.value.hint
+
+
+def test_cann_env_failing_script_is_one_error(tmp_path):
+    from bitcli.errors import ToolFailed
+
+    script = tmp_path / "set_env.sh"
+    script.write_text("echo 'broken toolkit' >&2\nfalse\n")
+    with pytest.raises(ToolFailed) as err:
+        cann_env(script)
+    assert "exit 1" in err.value.message and "broken toolkit" in err.value.message
+
+
+def test_cann_env_missing_script(tmp_path):
+    with pytest.raises(ToolNotFound, match="does not exist"):
+        cann_env(tmp_path / "nope.sh")
