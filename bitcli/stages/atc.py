@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-from bitcli.artifacts import MODEL_STEM, Artifacts, is_current, sha256_file, sim_onnx_path, write_sidecar
+from bitcli.artifacts import MODEL_STEM, Artifacts, is_current, sha256_file, sidecar_path, sim_onnx_path, write_sidecar
 from bitcli.errors import ExportError, ToolFailed
 from bitcli.npu import resolve_chip, soc_version
 from bitcli.tools import ToolResult, run_tool, tool_env
@@ -168,9 +168,12 @@ def om_from_onnx(
 
 def _run_one(argv: list[str], om: Path, env: dict[str, str] | None, log: Path | None, set_env: str | None) -> float:
     """Run ATC for one .om in a scratch folder; keep any previous .om if it fails."""
-    backup = om.with_name(f".{om.name}.prev")
-    if om.exists():
-        om.replace(backup)  # restored below (its sidecar untouched) if ATC fails: nothing on disk is lost
+    # ATC writes the .om in place. Move the old one and its sidecar aside and restore them on
+    # failure (nothing on disk lost); a run killed midway leaves no sidecar, so it is rebuilt.
+    pairs = [(om, om.with_name(f".{om.name}.prev")), (sidecar_path(om), sidecar_path(om).with_name(f".{sidecar_path(om).name}.prev"))]
+    for path, backup in pairs:
+        if path.exists():
+            path.replace(backup)
     start = time.perf_counter()
     scratch = Path(tempfile.mkdtemp(prefix="bit_atc_"))
     try:
@@ -179,12 +182,14 @@ def _run_one(argv: list[str], om: Path, env: dict[str, str] | None, log: Path | 
             raise atc_failure(res, om, set_env)
     except BaseException:
         om.unlink(missing_ok=True)
-        if backup.exists():
-            backup.replace(om)
+        for path, backup in pairs:
+            if backup.exists():
+                backup.replace(path)
         raise
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
-    backup.unlink(missing_ok=True)
+    for _, backup in pairs:
+        backup.unlink(missing_ok=True)
     return time.perf_counter() - start
 
 

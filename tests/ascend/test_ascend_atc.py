@@ -90,7 +90,8 @@ def test_e10001_input_name_failure_keeps_previous_om(runner, standins, work, tin
     assert "--input_shape=image:4,3,8,8" in err  # the command line is in the message
     assert "ONNX input name" in err  # the hint for E10001
     assert (work / "bit_bs4.om").read_bytes() == before
-    assert not list(work.glob(".bit_bs4.om.prev"))
+    assert json.loads((work / "bit_bs4.om.json").read_text())["input_shape"] == "image:4,3,8,8"
+    assert not list(work.glob(".*.prev"))
 
 
 def test_e19010_opset_hint(runner, standins, work, tiny_profile, monkeypatch):
