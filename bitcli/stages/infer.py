@@ -63,10 +63,13 @@ class InferResult:
     padded: int                  # placeholder copies in the last batch (no outputs)
     compute_ms: list[float] = field(default_factory=list)
     wall_s: float = 0.0          # whole loop: reading, compute, writing
+    reported_throughput: float | None = None  # a whole-folder tool's own figure (ais_bench, summed over devices)
 
     @property
     def throughput(self) -> float:
         """ais_bench's figure: 1000 × bs / mean compute ms."""
+        if self.reported_throughput is not None:
+            return self.reported_throughput
         mean = statistics.fmean(self.compute_ms) if self.compute_ms else 0.0
         return 1000.0 * self.bs / mean if mean else 0.0
 
@@ -319,7 +322,7 @@ def _result_from_summary(backend: Backend, result_dir: Path, summary: dict[str, 
         backend=backend.name, device=backend.describe(), bs=backend.options.batch_size,
         model=str(backend.options.model), result_dir=result_dir, summary_path=summary_path(result_dir),
         samples=len(summary.get("filesinfo", {})) or outputs, runs=len(times), files_per_batch=0, padded=0,
-        compute_ms=times, wall_s=0.0,
+        compute_ms=times, wall_s=0.0, reported_throughput=float(summary.get("throughput") or 0.0),
     )
 
 

@@ -227,3 +227,29 @@ def test_model_batch_size_mismatch(tmp_path, real_bins):
     backend = OnnxRuntimeBackend(BackendOptions(model=models / "bit_bs4_sim.onnx", batch_size=8))
     with pytest.raises(ConfigError, match="batch-size-4 model, but batch size 8"):
         stage.outputs_from_bins(backend, bins, tmp_path / "out")
+
+
+class FolderBackend(FakeBackend):
+    """Stands in for ais_bench: runs the whole folder itself and returns its summary."""
+
+    name = "folder"
+
+    def run_folder(self, input_dir, output_root, dirname):
+        self.ran = (input_dir, output_root, dirname)
+        (output_root / dirname).mkdir(parents=True, exist_ok=True)
+        (output_root / dirname / "0_0.bin").write_bytes(b"\0" * 40)
+        return {"filesinfo": {"0": {}}, "npu_compute_time_list": [4.0, 6.0], "throughput": 1234.5}
+
+
+def test_whole_folder_backend_runs_the_folder_itself(tmp_path):
+    from bitcli.errors import ConfigError
+
+    write_bins(tmp_path / "in", 3)
+    backend = FolderBackend(fake_options(8))
+    result = stage.outputs_from_bins(backend, tmp_path / "in", tmp_path / "out")
+    assert backend.ran == (tmp_path / "in", tmp_path / "out", "result_bs8") and backend.calls == 0
+    assert (result.throughput, result.samples, result.runs) == (1234.5, 1, 2)
+    with pytest.raises(ConfigError, match="--limit is not supported by the folder backend"):
+        stage.outputs_from_bins(FolderBackend(fake_options(8)), tmp_path / "in", tmp_path / "o2", limit=2)
+    with pytest.raises(ConfigError, match="reads .bin folders only"):
+        stage.outputs_from_dataset(FolderBackend(fake_options(8)), tmp_path, tmp_path / "o3")
