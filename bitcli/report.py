@@ -222,6 +222,7 @@ def all_report_json(result: Any) -> dict[str, Any]:
         "backend": result.backend,
         "backend_reason": result.backend_reason,
         "device": result.device,
+        "chip": result.chip,
         **result.context,
         "reference": {"chip": "310P3", "top1": SEED_310P3_TOP1, "throughput": {str(k): v for k, v in SEED_310P3_THROUGHPUT.items()}},
         "results": rows,
@@ -235,7 +236,9 @@ def _pct(topk: Any, k: str) -> str:
 
 def _chip_label(result: Any) -> str:
     """The seed table's "chip" cell: the Ascend chip, else the backend that stood in for it."""
-    return result.device if result.backend == "ascend" else f"{result.backend} (not Ascend)"
+    if result.backend == "ascend":
+        return (result.chip or "Ascend").removeprefix("Ascend")  # the seed's table says 310P3
+    return f"{result.backend} (not Ascend)"
 
 
 def all_report_markdown(result: Any) -> str:

@@ -104,6 +104,7 @@ class AllResult:
     steps: list[StepRecord] = field(default_factory=list)
     rows: list[BsRow] = field(default_factory=list)
     context: dict[str, Any] = field(default_factory=dict)
+    chip: str | None = None     # SoC the .om files were built for (ascend only)
 
     @property
     def failed(self) -> bool:
@@ -202,6 +203,9 @@ def run_all(
             if error is not None:
                 raise error  # nothing after data/export can run without them
     result.rows = collect_rows(cfg, cls.name, failed)
+    if cls.name == "ascend" and result.chip is None:  # atc not run this time: the .om sidecars know
+        socs = [(read_sidecar(names.om(bs)) or {}).get("soc_version") for bs in cfg.batch_sizes]
+        result.chip = next((s for s in socs if s), None)
     result.context = run_context(cfg, result)
     return result
 
@@ -266,6 +270,7 @@ def _atc(cfg: Settings, bs: int, cls: Any, force: bool, tick: Tick, result: AllR
                         precision_mode=cfg["ascend.precision_mode"], image_size=cfg["model.image_size"],
                         force=force, log_dir=cfg.artifacts.logs)
     row = done.rows[0]
+    result.chip = done.soc_version
     return ("up to date" if row.status == "up to date" else "done"), f"{row.om} ({done.soc_version})"
 
 
