@@ -281,6 +281,9 @@ def throughput_plot(result: Any, path: Any) -> str | None:
     if ok:
         ax.plot([r.bs for r in ok], [r.throughput for r in ok], "o-", label=f"this run: {_chip_label(result)}")
     ax.set_xscale("log", base=2)
+    ticks = sorted({b for b, _ in ref} | {r.bs for r in ok})
+    ax.set_xticks(ticks, [str(t) for t in ticks])
+    ax.minorticks_off()
     ax.set_xlabel("batch size")
     ax.set_ylabel("throughput (img/s)")
     ax.set_title(DEMO_NOTICE if result.demo else "BiT-R50x1 CIFAR-10 throughput", fontsize=9)

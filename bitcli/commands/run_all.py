@@ -20,6 +20,7 @@ def all_cli(
     only: Annotated[Optional[str], typer.Option("--only", help="Run only these steps, comma-separated (e.g. infer,eval).", show_default=False)] = None,
     demo: Annotated[bool, typer.Option("--demo", help=f"Offline demo: synthetic images, random weights, onnxruntime on CPU (workdir bit_demo unless given).")] = False,
     limit: Annotated[Optional[int], typer.Option("--limit", min=1, help="Use only the first N test images \\[profile: dataset.limit].", show_default=False)] = None,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress display: only warnings, errors and the final table (for scripts).")] = False,
     force: ForceOpt = False,
     as_json: JsonOpt = False,
     workdir: WorkdirOpt = None,
@@ -31,6 +32,7 @@ def all_cli(
     """
     from bitcli.stages import run_all as stage
 
+    ui.state.quiet = ui.state.quiet or quiet
     flags = dict(workdir=workdir, batch_sizes=bs, backend=backend, model__weights=weights,
                  dataset__path=dataset_path, dataset__limit=limit)
     cfg = settings(profile, **flags)
