@@ -109,13 +109,16 @@ def compare_ort(workdir: Path, rounds: int, warmup: int, loop: int) -> dict[int,
             raw[bs].append(raw_ort(Artifacts(workdir).sim_onnx(bs), bs, warmup, loop))
             ours[bs].append(bit_bench(workdir, "onnxruntime", (bs,), warmup, loop)[bs])
             say(f"  round {r + 1} bs {bs}: raw {raw[bs][-1]:.2f}  bit bench {ours[bs][-1]:.2f} samples/s")
-    say(f"\nonnxruntime, {loop} timed runs after {warmup} warm-up, median of {rounds} interleaved rounds (samples/s)")
-    say(f"{'bs':>4} {'raw ORT':>10} {'bit bench':>10} {'ratio':>7}")
+    say(f"\nonnxruntime, {loop} timed runs after {warmup} warm-up, {rounds} interleaved rounds (samples/s)")
+    say("ratio = median over rounds of bit/raw measured back to back (load changes between rounds cancel out)")
+    say(f"{'bs':>4} {'raw ORT med':>12} {'bit bench med':>14} {'paired ratio':>13} {'per round':>24}")
     medians = {}
     for bs in SIZES:
         a, b = statistics.median(raw[bs]), statistics.median(ours[bs])
+        pairs = [o / r for o, r in zip(ours[bs], raw[bs])]
         medians[bs] = b
-        say(f"{bs:>4} {a:>10.2f} {b:>10.2f} {b / a:>7.3f}")
+        shown = " ".join(f"{x:.3f}" for x in pairs)
+        say(f"{bs:>4} {a:>12.2f} {b:>14.2f} {statistics.median(pairs):>13.3f} {shown:>24}")
     return medians
 
 
