@@ -61,6 +61,9 @@ def boundary(command: Callable[..., Any]) -> Callable[..., Any]:
         except BitError as exc:
             ui.error(exc.message, exc.hint)
             raise typer.Exit(1) from None
+        except BrokenPipeError:  # `bit eval --json | head`: the reader is gone, nothing to report
+            _silence_stdout()
+            raise typer.Exit(1) from None
         except KeyboardInterrupt:
             ui.error("interrupted", "finished outputs are kept; run the same command again to continue")
             raise typer.Exit(130) from None
@@ -71,6 +74,17 @@ def boundary(command: Callable[..., Any]) -> Callable[..., Any]:
             raise typer.Exit(1) from None
 
     return wrapper
+
+
+def _silence_stdout() -> None:
+    """Point stdout at /dev/null so the interpreter's final flush cannot raise again."""
+    import sys
+
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):
+        pass
 
 
 # --------------------------------------------------------------------------- registration, pipeline order
@@ -101,4 +115,8 @@ app.command("doctor")(boundary(doctor_cli))
 
 def main() -> None:
     """Console-script entry point (``bit``)."""
-    app(prog_name="bit")
+    try:
+        app(prog_name="bit")
+    except BrokenPipeError:
+        _silence_stdout()
+        raise SystemExit(1) from None

@@ -7,7 +7,9 @@ in :data:`state`.
 
 from __future__ import annotations
 
+from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import Any, Callable, Iterator, Optional
 
 from rich.console import Console
 from rich.markup import escape
@@ -48,3 +50,33 @@ def error(message: str, hint: str | None = None) -> None:
     if hint:
         text += f" [dim]— {escape(hint)}[/dim]"
     err.print(text, soft_wrap=True)
+
+
+@contextmanager
+def progress(label: str, *, unit: str = "img", show: bool = True) -> Iterator[Callable[[int, Optional[int]], None]]:
+    """A transient progress bar on stderr with its rate; yields ``tick(done, total)``.
+
+    Silent under --quiet or when stderr is not a terminal (logs and pipes get
+    the command's summary line only).
+
+    Args:
+        label: text before the bar.
+        unit: ``img`` (shows img/s) or ``B`` (shows MB/s).
+        show: False to yield a no-op tick.
+    """
+    if not show or state.quiet or not err.is_terminal:
+        yield lambda done, total: None
+        return
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+    from rich.text import Text
+
+    class _Rate(TextColumn):
+        def render(self, task: Any) -> Any:  # average over the run so far
+            speed = task.completed / task.elapsed if task.elapsed else 0.0
+            return Text(f"{speed:,.1f} img/s" if unit == "img" else f"{speed / 1e6:,.1f} MB/s")
+
+    bar = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), _Rate(""),
+                   TimeElapsedColumn(), TimeRemainingColumn(), console=err, transient=True)
+    task = bar.add_task(label, total=None)
+    with bar:
+        yield lambda done, total: bar.update(task, completed=done, total=total)

@@ -27,7 +27,7 @@ import sys
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Mapping
 
 from bitcli import ui
 from bitcli.artifacts import atomic_write_text, summary_path
@@ -102,8 +102,8 @@ class AisBackend(Backend):
     name = "ascend"
 
     @classmethod
-    def available(cls) -> str | None:
-        return probe().reason
+    def available(cls, context: Mapping[str, Any] | None = None) -> str | None:
+        return probe(set_env_path(dict(context or {}))).reason
 
     def describe(self) -> str:
         ids = ",".join(map(str, self.options.devices))

@@ -16,7 +16,7 @@ from __future__ import annotations
 import importlib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Mapping
 
 from bitcli.errors import BackendUnavailable, ConfigError
 
@@ -63,8 +63,12 @@ class Backend:
         self.last_latency_ms: float = 0.0
 
     @classmethod
-    def available(cls) -> str | None:
-        """None when this backend can run here, else the reason it cannot."""
+    def available(cls, context: Mapping[str, Any] | None = None) -> str | None:
+        """None when this backend can run here, else the reason it cannot.
+
+        ``context`` carries host settings a backend may need to decide
+        (``set_env``: CANN's set_env.sh from the profile).
+        """
         return None
 
     def describe(self) -> str:
@@ -124,11 +128,12 @@ def backend_class(name: str) -> type[Backend]:
     return getattr(importlib.import_module(module_name), cls_name)
 
 
-def select_backend(name: str) -> tuple[type[Backend], str]:
+def select_backend(name: str, context: Mapping[str, Any] | None = None) -> tuple[type[Backend], str]:
     """Resolve ``auto`` and check availability.
 
     Args:
         name: ``auto`` or a registered backend name.
+        context: host settings passed to ``available`` (``{"set_env": ...}``).
 
     Returns:
         The backend class and one line saying which was chosen and why.
@@ -138,14 +143,14 @@ def select_backend(name: str) -> tuple[type[Backend], str]:
     """
     if name != "auto":
         cls = backend_class(name)
-        reason = cls.available()
+        reason = cls.available(context)
         if reason:
             raise BackendUnavailable(f"backend '{name}' is not usable here: {reason}", hint=_fallback_hint(name))
         return cls, f"backend: {name} (requested)"
     skipped: list[str] = []
     for candidate in AUTO_ORDER:
         cls = backend_class(candidate)
-        reason = cls.available()
+        reason = cls.available(context)
         if reason is None:
             why = "; ".join(skipped)
             return cls, f"backend: {candidate} (auto{': ' + why if why else ''})"

@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Mapping
 
 from bitcli.backends.base import Backend
 from bitcli.errors import BackendUnavailable, ConfigError, DataError, require
@@ -71,7 +71,7 @@ class OnnxRuntimeBackend(Backend):
         self._threads = 0
 
     @classmethod
-    def available(cls) -> str | None:
+    def available(cls, context: Mapping[str, Any] | None = None) -> str | None:
         import importlib.util
 
         if importlib.util.find_spec("onnxruntime") is None:

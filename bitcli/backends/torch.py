@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import importlib.util
 import time
-from typing import Any
+from typing import Any, Mapping
 
 from bitcli.backends.base import Backend
 from bitcli.errors import require
@@ -28,7 +28,7 @@ class TorchBackend(Backend):
         self.loaded: Any = None  # bitcli.model.checkpoint.LoadedModel, for provenance
 
     @classmethod
-    def available(cls) -> str | None:
+    def available(cls, context: Mapping[str, Any] | None = None) -> str | None:
         if importlib.util.find_spec("torch") is None:
             return "Python package 'torch' is not installed (pip install torch)"
         return None

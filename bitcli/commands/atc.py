@@ -14,7 +14,7 @@ from bitcli.commands._common import BsOpt, ForceOpt, JsonOpt, ProfileOpt, Workdi
 def atc_cli(
     bs: BsOpt = None,
     chip: Annotated[Optional[str], typer.Option("--chip", help="auto (read npu-smi info), or 310P3 / Ascend310P3 / 910B4 ... \\[profile: ascend.chip].", show_default=False)] = None,
-    model_dir: Annotated[Optional[Path], typer.Option("--model-dir", help="Folder with bit_bs{bs}_sim.onnx; the .om files go beside them [default: WORKDIR].", show_default=False)] = None,
+    model_dir: Annotated[Optional[Path], typer.Option("--model-dir", help="Folder with bit_bs{bs}_sim.onnx; the .om files go beside them \\[default: WORKDIR].", show_default=False)] = None,
     precision_mode: Annotated[Optional[str], typer.Option("--precision-mode", help="ATC --precision_mode, e.g. force_fp32 (default: ATC's own, force_fp16) \\[profile: ascend.precision_mode].", show_default=False)] = None,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Print the atc command lines and stop.")] = False,
     force: ForceOpt = False,

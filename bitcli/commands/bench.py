@@ -35,7 +35,7 @@ def bench_cli(
     check_backend_name(backend)
     cfg = settings(profile, workdir=workdir, batch_sizes=bs, backend=backend, bench__loop=loop, bench__warmup=warmup,
                    onnxruntime__provider=provider, onnxruntime__threads=threads)
-    cls, why = select_backend(cfg["backend"])
+    cls, why = select_backend(cfg["backend"], {"set_env": cfg["ascend.set_env"]})
     ui.info(why)
     where = model_dir or cfg.workdir
 

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated, Any, Callable, Iterator, Optional
+from typing import Annotated, Optional
 
 import typer
 
@@ -43,13 +42,13 @@ def data_cli(
         _make_folder(names.workdir)
     stage.check_outputs(save, labels, cfg["dataset.limit"])
     downloading = cfg["dataset.download"] and not cfg["dataset.synthetic"]
-    with _progress("download", unit="B", show=downloading) as tick:
+    with ui.progress("download", unit="B", show=downloading) as tick:
         source, note = stage.dataset_source(cfg, dataset_path, download_progress=tick)
     if note:
         (ui.warn if note.startswith("SYNTHETIC") else ui.info)(note)
     cifar.locate(source)  # a missing set fails here, before any output line
     ui.info(f"{source} → {save}/{{i}}.bin + {labels}")
-    with _progress("data", unit="img") as tick:
+    with ui.progress("data", unit="img") as tick:
         result = stage.bins_from_cifar(source, save, labels, image_size=cfg["model.image_size"],
                                        limit=cfg["dataset.limit"], force=force, progress=tick)
     report.render_data(result, as_json=as_json)
@@ -62,24 +61,3 @@ def _make_folder(folder: Path) -> None:
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise DataError(f"cannot create workdir {folder}: {exc.strerror}", hint="choose another --workdir") from None
-
-
-@contextmanager
-def _progress(label: str, *, unit: str, show: bool = True) -> Iterator[Callable[[int, Optional[int]], None]]:
-    """A rich progress bar on stderr with a rate (img/s or MB/s); silent under --quiet or without a terminal."""
-    if not show or ui.state.quiet or not ui.err.is_terminal:  # logs and pipes get the summary line only
-        yield lambda done, total: None
-        return
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
-    from rich.text import Text
-
-    class _Rate(TextColumn):
-        def render(self, task: Any) -> Any:  # average over the run so far
-            speed = task.completed / task.elapsed if task.elapsed else 0.0
-            return Text(f"{speed:,.0f} img/s" if unit == "img" else f"{speed / 1e6:,.1f} MB/s")
-
-    bar = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), _Rate(""),
-                   TimeElapsedColumn(), TimeRemainingColumn(), console=ui.err, transient=True)
-    task = bar.add_task(label, total=None)
-    with bar:
-        yield lambda done, total: bar.update(task, completed=done, total=total)

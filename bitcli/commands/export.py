@@ -18,30 +18,30 @@ def export_cli(
         typer.Option(
             "--weights",
             help="Checkpoint: ModelZoo bit.pth (pickled model), state_dict, big_transfer train.py checkpoint, "
-            "BiT .npz — detected from content — or 'random' [profile: model.weights].",
+            "BiT .npz — detected from content — or 'random' \\[profile: model.weights].",
             show_default=False,
         ),
     ] = None,
     output: Annotated[
-        Optional[Path], typer.Option("--output", "-o", help="ONNX file to write [default: WORKDIR/bit.onnx].", show_default=False)
+        Optional[Path], typer.Option("--output", "-o", help="ONNX file to write \\[default: WORKDIR/bit.onnx].", show_default=False)
     ] = None,
     arch: Annotated[
-        Optional[str], typer.Option("--arch", help="BiT variant, e.g. BiT-M-R50x1 [profile: model.arch].", show_default=False)
+        Optional[str], typer.Option("--arch", help="BiT variant, e.g. BiT-M-R50x1 \\[profile: model.arch].", show_default=False)
     ] = None,
     num_classes: Annotated[
         Optional[int],
         typer.Option("--num-classes", help="Classes of the head; must match the checkpoint (.npz: other heads are zeroed) "
-                     "[profile: model.num_classes].", show_default=False),  # fmt: skip
+                     "\\[profile: model.num_classes].", show_default=False),  # fmt: skip
     ] = None,
     opset: Annotated[
         Optional[int],
-        typer.Option("--opset", help="ONNX opset, 11..20; 13 is what ATC on CANN 6.x parses reliably [profile: model.opset].",
+        typer.Option("--opset", help="ONNX opset, 11..20; 13 is what ATC on CANN 6.x parses reliably \\[profile: model.opset].",
                      show_default=False),  # fmt: skip
     ] = None,
     image_size: Annotated[
-        Optional[int], typer.Option("--image-size", help="Input height = width [profile: model.image_size].", show_default=False)
+        Optional[int], typer.Option("--image-size", help="Input height = width \\[profile: model.image_size].", show_default=False)
     ] = None,
-    seed: Annotated[Optional[int], typer.Option("--seed", help="Seed for --weights random [profile: model.seed].", show_default=False)] = None,
+    seed: Annotated[Optional[int], typer.Option("--seed", help="Seed for --weights random \\[profile: model.seed].", show_default=False)] = None,
     workdir: WorkdirOpt = None,
     force: ForceOpt = False,
     as_json: JsonOpt = False,

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated, Any, Callable, Iterator, Optional
+from typing import Annotated, Optional
 
 import typer
 
@@ -52,7 +51,7 @@ def infer_cli(
     check_backend_name(backend)
     cfg = settings(profile, workdir=workdir, batch_sizes=bs, backend=backend,
                    onnxruntime__provider=provider, onnxruntime__threads=threads)
-    cls, why = select_backend(cfg["backend"])
+    cls, why = select_backend(cfg["backend"], {"set_env": cfg["ascend.set_env"]})
     ui.info(why)
     names = cfg.artifacts
     root = output or names.result_root
@@ -61,7 +60,7 @@ def infer_cli(
         runner = cls(stage.options_from_settings(cfg, size, chosen))
         source = dataset_path or input_dir or names.dataset_bin
         ui.info(f"bs {size}: {source} → {Path(root) / f'result_bs{size}'} (model {chosen})")
-        with _progress(f"infer bs{size}") as tick:
+        with ui.progress(f"infer bs{size}") as tick:
             if dataset_path is not None:
                 result = stage.outputs_from_dataset(runner, dataset_path, root, limit=limit, force=force, progress=tick)
             else:
@@ -75,25 +74,3 @@ def check_backend_name(name: Optional[str]) -> None:
 
     if name is not None and name != "auto" and name not in REGISTRY:
         backend_class(name)  # raises ConfigError: unknown backend 'x'; did you mean ...
-
-
-@contextmanager
-def _progress(label: str) -> Iterator[Callable[[int, int], None]]:
-    """A rich progress bar on stderr with img/s; silent under --quiet."""
-    if ui.state.quiet:
-        yield lambda done, total: None
-        return
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
-
-    class _Rate(TextColumn):
-        def render(self, task: Any) -> Any:  # img/s over the whole run so far
-            from rich.text import Text
-
-            speed = task.completed / task.elapsed if task.elapsed else 0.0
-            return Text(f"{speed:,.1f} img/s")
-
-    bar = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), _Rate(""),
-                   TimeElapsedColumn(), TimeRemainingColumn(), console=ui.err, transient=True)
-    task = bar.add_task(label, total=None)
-    with bar:
-        yield lambda done, total: bar.update(task, completed=done, total=total)

@@ -18,7 +18,7 @@ def all_cli(
     dataset_path: Annotated[Optional[Path], typer.Option("--dataset-path", help="CIFAR-10 folder or tarball \\[profile: dataset.path].", show_default=False)] = None,
     from_step: Annotated[Optional[str], typer.Option("--from", help="Start at this step: data export simplify atc infer eval bench.", show_default=False)] = None,
     only: Annotated[Optional[str], typer.Option("--only", help="Run only these steps, comma-separated (e.g. infer,eval).", show_default=False)] = None,
-    demo: Annotated[bool, typer.Option("--demo", help=f"Offline demo: synthetic images, random weights, onnxruntime on CPU (workdir bit_demo unless given).")] = False,
+    demo: Annotated[bool, typer.Option("--demo", help="Offline demo: synthetic images, random weights, onnxruntime on CPU (workdir bit_demo unless given).")] = False,
     limit: Annotated[Optional[int], typer.Option("--limit", min=1, help="Use only the first N test images \\[profile: dataset.limit].", show_default=False)] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress display: only warnings, errors and the final table (for scripts).")] = False,
     force: ForceOpt = False,

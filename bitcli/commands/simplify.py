@@ -14,11 +14,11 @@ from bitcli.commands._common import BsOpt, ForceOpt, JsonOpt, ProfileOpt, Workdi
 def simplify_cli(
     profile: ProfileOpt = None,
     model: Annotated[
-        Optional[Path], typer.Option("--model", help="Dynamic-batch ONNX to simplify [default: WORKDIR/bit.onnx].", show_default=False)
+        Optional[Path], typer.Option("--model", help="Dynamic-batch ONNX to simplify \\[default: WORKDIR/bit.onnx].", show_default=False)
     ] = None,
     bs: BsOpt = None,
     output_dir: Annotated[
-        Optional[Path], typer.Option("--output-dir", help="Where {stem}_bs{bs}_sim.onnx go [default: WORKDIR].", show_default=False)
+        Optional[Path], typer.Option("--output-dir", help="Where {stem}_bs{bs}_sim.onnx go \\[default: WORKDIR].", show_default=False)
     ] = None,
     workdir: WorkdirOpt = None,
     force: ForceOpt = False,

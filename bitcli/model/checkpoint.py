@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from bitcli.artifacts import sha256_file
-from bitcli.errors import CheckpointError, ConfigError
+from bitcli.errors import CheckpointError
 
 MODELZOO_BIT_PTH_URL = (
     "https://ascend-repo-modelzoo.obs.cn-east-2.myhuaweicloud.com/model/1_PyTorch_PTH/Big-transfer/PTH/bit.pth"

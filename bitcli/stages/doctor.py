@@ -174,26 +174,12 @@ def _disk(workdir: Path) -> DoctorCheck:
 
 
 def _backend_verdict(backend: str, set_env: str) -> tuple[str, bool, str | None]:
-    """(backend that would run, whether it can, why not)."""
-    from bitcli.backends.ais import probe
+    """(backend that would run, whether it can, why not) — the same selection every command makes."""
+    from bitcli.backends.base import select_backend
+    from bitcli.errors import BitError
 
-    def reason_for(name: str) -> str | None:
-        if name == "ascend":
-            return probe(set_env).reason
-        try:
-            from bitcli.backends.base import backend_class
-
-            return backend_class(name).available()
-        except ImportError as exc:
-            return f"backend module missing: {exc}"
-
-    if backend != "auto":
-        reason = reason_for(backend)
-        return backend, reason is None, reason
-    skipped = []
-    for name in ("ascend", "onnxruntime"):
-        reason = reason_for(name)
-        if reason is None:
-            return name, True, None
-        skipped.append(f"{name}: {reason}")
-    return "auto", False, "; ".join(skipped)
+    try:
+        cls, _ = select_backend(backend, {"set_env": set_env})
+    except BitError as exc:
+        return backend, False, exc.message
+    return cls.name, True, None

@@ -117,6 +117,7 @@ def options_from_settings(settings: Any, bs: int, model: Path | str) -> BackendO
         provider=settings["onnxruntime.provider"],
         threads=settings["onnxruntime.threads"],
         devices=tuple(settings["ascend.devices"]),
+        extra={"set_env": settings["ascend.set_env"]},
     )
 
 def _prefetch(source: Iterator[Batch], depth: int = PREFETCH) -> Iterator[Batch]:

@@ -181,7 +181,7 @@ def run_all(
     from bitcli.backends.base import select_backend
 
     events = events or _Silent()
-    cls, why = select_backend(cfg["backend"])
+    cls, why = select_backend(cfg["backend"], {"set_env": cfg["ascend.set_env"]})
     steps = plan_steps(from_step, only, ascend=cls.name == "ascend")
     result = AllResult(backend=cls.name, backend_reason=why, device=cls.name, demo=demo,
                        batch_sizes=cfg.batch_sizes)

@@ -227,3 +227,19 @@ def test_infer_without_python_api_explains(om4, monkeypatch):
     with _backend(om) as be, pytest.raises(BackendUnavailable) as err:
         be.infer(np.zeros((4, 3, 8, 8), np.float32))
     assert "Python API" in err.value.message and "python3 -m ais_bench" in err.value.hint
+
+
+def test_profile_set_env_decides_availability(no_ascend, tmp_path):
+    """ascend.set_env from a profile (not only $BIT_SET_ENV) is what `auto`/`ascend` selection sources."""
+    import pytest as _pytest
+
+    from bitcli.backends.base import select_backend
+    from bitcli.errors import BackendUnavailable
+
+    standin_set_env = Path(__file__).resolve().parents[1] / "standins" / "set_env.sh"
+    with _pytest.raises(BackendUnavailable):
+        select_backend("ascend", {"set_env": str(tmp_path / "missing" / "set_env.sh")})
+    cls, why = select_backend("ascend", {"set_env": str(standin_set_env)})
+    assert cls.name == "ascend" and "requested" in why
+    assert select_backend("auto", {"set_env": str(standin_set_env)})[0].name == "ascend"
+    assert select_backend("auto", {})[0].name == "onnxruntime"

@@ -44,7 +44,7 @@ def test_unknown_backend_suggests():
 def test_unavailable_backend_says_why(monkeypatch):
     from bitcli.backends.onnxrt import OnnxRuntimeBackend
 
-    monkeypatch.setattr(OnnxRuntimeBackend, "available", classmethod(lambda cls: "no onnxruntime here"))
+    monkeypatch.setattr(OnnxRuntimeBackend, "available", classmethod(lambda cls, context=None: "no onnxruntime here"))
     with pytest.raises(BackendUnavailable, match="backend 'onnxruntime' is not usable here: no onnxruntime here"):
         select_backend("onnxruntime")
 
@@ -52,8 +52,8 @@ def test_unavailable_backend_says_why(monkeypatch):
 def test_auto_prefers_ascend_else_onnxruntime(monkeypatch):
     from bitcli.backends.ais import AisBackend
 
-    monkeypatch.setattr(AisBackend, "available", classmethod(lambda cls: "no NPU"))
+    monkeypatch.setattr(AisBackend, "available", classmethod(lambda cls, context=None: "no NPU"))
     cls, why = select_backend("auto")
     assert cls.name == "onnxruntime" and "ascend unavailable — no NPU" in why
-    monkeypatch.setattr(AisBackend, "available", classmethod(lambda cls: None))
+    monkeypatch.setattr(AisBackend, "available", classmethod(lambda cls, context=None: None))
     assert select_backend("auto")[0].name == "ascend"

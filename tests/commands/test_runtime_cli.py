@@ -152,5 +152,5 @@ def test_eval_bad_labels_and_unknown_backend_unavailable(runner, workdir, monkey
     fails(invoke(runner, "eval", "--bs", "4", "--label-path", "labels.txt"), "holds 11 floats")
     from bitcli.backends.onnxrt import OnnxRuntimeBackend
 
-    monkeypatch.setattr(OnnxRuntimeBackend, "available", classmethod(lambda cls: "onnxruntime is not installed"))
+    monkeypatch.setattr(OnnxRuntimeBackend, "available", classmethod(lambda cls, context=None: "onnxruntime is not installed"))
     fails(invoke(runner, "infer", "--backend", "onnxruntime"), "onnxruntime is not installed")
