@@ -311,15 +311,18 @@ def write_all_reports(result: Any, names: Any) -> dict[str, Any]:
 
 def render_all(result: Any, paths: dict[str, Any]) -> None:
     """The seed's table in the terminal, with the 310P3 reference column."""
+    from rich.markup import escape
+
     from bitcli.stages.run_all import DEMO_NOTICE
 
     data = "synthetic" if result.context.get("dataset", {}).get("synthetic") else "CIFAR-10"
-    title = "bit all" + (f" — {DEMO_NOTICE}" if result.demo else "")
-    table = make_table(title, ["chip/device", "bs", "data set", "top-1", "top-5", "img/s", "310P3 ref img/s", "status"])
+    title = "bit all" + (" (demo: synthetic data, random weights)" if result.demo else "")
+    table = make_table(title, ["chip", "bs", "data set", "top-1", "top-5", "img/s", "310P3 img/s", "status"])
+    chip = _chip_label(result) if result.backend == "ascend" else result.backend
     for row in result.rows:
         ref = SEED_310P3_THROUGHPUT.get(row.bs)
-        status = row.status if row.status == "ok" else f"[red]{row.status}[/red]: {row.reason}"
-        table.add_row(_chip_label(result), str(row.bs), data, _pct(row.topk, "1"), _pct(row.topk, "5"),
+        status = row.status if row.status == "ok" else f"[red]{row.status}[/red]: {escape(row.reason or '')}"
+        table.add_row(chip, str(row.bs), data, _pct(row.topk, "1"), _pct(row.topk, "5"),
                       f"{row.throughput:,.2f}" if row.throughput else "—", f"{ref:,.2f}" if ref else "—", status)
     ui.out.print(table)
     if result.demo:

@@ -203,6 +203,9 @@ def run_all(
             if error is not None:
                 raise error  # nothing after data/export can run without them
     result.rows = collect_rows(cfg, cls.name, failed)
+    if result.device == cls.name:  # nothing ran this time: the bench records know the device
+        devices = [(_load_json(bench_record_path(names, bs)) or {}).get("device") for bs in cfg.batch_sizes]
+        result.device = next((d for d in devices if d), result.device)
     if cls.name == "ascend" and result.chip is None:  # atc not run this time: the .om sidecars know
         socs = [(read_sidecar(names.om(bs)) or {}).get("soc_version") for bs in cfg.batch_sizes]
         result.chip = next((s for s in socs if s), None)
