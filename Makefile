@@ -15,6 +15,7 @@ bench:
 	$(PYTHON) tests/bench/bench_data.py
 	$(PYTHON) tests/bench/bench_export.py
 	$(PYTHON) tests/bench/bench_runtime.py
+	$(PYTHON) tests/bench/bench_all.py
 
 lint:
 	$(PYTHON) -m compileall -q bitcli tests

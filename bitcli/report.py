@@ -246,7 +246,7 @@ def all_report_markdown(result: Any) -> str:
     from bitcli.stages.run_all import DEMO_NOTICE
 
     data = "synthetic (demo)" if result.context.get("dataset", {}).get("synthetic") else "CIFAR-10"
-    lines = [f"# BiT {result.context.get('arch', '')} — bit all report", ""]
+    lines = [f"# {result.context.get('arch', 'BiT')} on CIFAR-10 — bit all report", ""]
     if result.demo:
         lines += [f"> **{DEMO_NOTICE}**", ""]
     if result.backend != "ascend":

@@ -29,9 +29,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Protocol
 
-from bitcli.artifacts import Artifacts, atomic_write_text, is_current, read_sidecar, write_sidecar
+from bitcli.artifacts import atomic_write_text, is_current, read_sidecar, write_sidecar
 from bitcli.config import Settings
 from bitcli.errors import BitError, ConfigError
+from bitcli.stages.run_report import BsRow, bench_record_path, collect_rows, file_digest, load_json, run_context
 
 STEPS = ("data", "export", "simplify", "atc", "infer", "eval", "bench")
 PER_BS = ("simplify", "atc", "infer", "eval", "bench")
@@ -75,21 +76,6 @@ class StepRecord:
     def to_json(self) -> dict[str, Any]:
         return {"step": self.step, "bs": self.bs, "status": self.status,
                 "seconds": round(self.seconds, 3), "detail": self.detail}
-
-
-@dataclass
-class BsRow:
-    """The final table's row for one batch size."""
-
-    bs: int
-    status: str = "ok"
-    reason: str | None = None
-    samples: int | None = None
-    topk: dict[str, float] | None = None
-    throughput: float | None = None
-    latency_ms: dict[str, float] | None = None
-    infer_throughput: float | None = None
-    artifacts: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -204,7 +190,7 @@ def run_all(
                 raise error  # nothing after data/export can run without them
     result.rows = collect_rows(cfg, cls.name, failed)
     if result.device == cls.name:  # nothing ran this time: the bench records know the device
-        devices = [(_load_json(bench_record_path(names, bs)) or {}).get("device") for bs in cfg.batch_sizes]
+        devices = [(load_json(bench_record_path(names, bs)) or {}).get("device") for bs in cfg.batch_sizes]
         result.device = next((d for d in devices if d), result.device)
     if cls.name == "ascend" and result.chip is None:  # atc not run this time: the .om sidecars know
         socs = [(read_sidecar(names.om(bs)) or {}).get("soc_version") for bs in cfg.batch_sizes]
@@ -315,7 +301,7 @@ def _eval(cfg: Settings, bs: int, cls: Any, force: bool, tick: Tick, result: All
 
     names = cfg.artifacts
     summary = names.summary_json(bs)
-    expected = {"summary": _file_digest(summary), "labels": _file_digest(names.label_txt)}
+    expected = {"summary": file_digest(summary), "labels": file_digest(names.label_txt)}
     if not force and is_current(names.accuracy_json(bs), expected):
         return "up to date", str(names.accuracy_json(bs))
     done = accuracy_from_outputs(names.result_dir(bs), names.label_txt, topk=5, num_classes=cfg["model.num_classes"])
@@ -347,82 +333,3 @@ STEP_FUNCTIONS: dict[str, Callable[..., tuple[str, str]]] = {
     "data": _data, "export": _export, "simplify": _simplify, "atc": _atc,
     "infer": _infer, "eval": _eval, "bench": _bench,
 }
-
-
-def _file_digest(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest() if path.is_file() else "missing"
-
-
-def bench_record_path(names: Artifacts, bs: int) -> Path:
-    """One batch size's bench figures as ``bit all`` keeps them: ``workdir/bench/bench_bs{bs}.json``."""
-    return names.workdir / "bench" / f"bench_bs{bs}.json"
-
-
-# --------------------------------------------------------------------------- report rows
-
-
-def collect_rows(cfg: Settings, backend: str, failed: dict[int, str]) -> list[BsRow]:
-    """Read each batch size's accuracy and throughput back from the workdir."""
-    names = cfg.artifacts
-    rows = []
-    for bs in cfg.batch_sizes:
-        row = BsRow(bs=bs)
-        accuracy = _load_json(names.accuracy_json(bs))
-        if accuracy:
-            row.samples, row.topk = accuracy.get("samples"), accuracy.get("topk")
-        bench = _load_json(bench_record_path(names, bs))
-        if bench:
-            row.throughput, row.latency_ms = bench.get("throughput"), bench.get("latency_ms")
-        summary = _load_json(names.summary_json(bs))
-        if summary:
-            row.infer_throughput = summary.get("throughput")
-        for label, path in (("sim_onnx", names.sim_onnx(bs)), ("om", names.om(bs))):
-            meta = read_sidecar(path)
-            if meta is not None:
-                row.artifacts[label] = _file_digest(path)
-        if bs in failed:
-            row.status, row.reason = "failed", failed[bs]
-        elif row.topk is None or row.throughput is None:
-            row.status, row.reason = "incomplete", "steps not run yet: " + ", ".join(
-                n for n, v in (("eval", row.topk), ("bench", row.throughput)) if v is None)
-        rows.append(row)
-    return rows
-
-
-def _load_json(path: Path) -> dict[str, Any] | None:
-    try:
-        data = json.loads(path.read_text())
-    except (OSError, ValueError):
-        return None
-    return data if isinstance(data, dict) else None
-
-
-def run_context(cfg: Settings, result: AllResult) -> dict[str, Any]:
-    """Host, versions, inputs: what report.json records beside the rows."""
-    import platform
-    import socket
-    from importlib import metadata
-
-    from bitcli import __version__
-
-    versions = {}
-    for package in ("torch", "onnx", "onnxruntime", "onnxsim", "numpy", "pillow"):
-        try:
-            versions[package] = metadata.version(package)
-        except metadata.PackageNotFoundError:
-            versions[package] = None
-    manifest = _load_json(cfg.artifacts.dataset_bin / ".manifest.json") or {}
-    export_meta = read_sidecar(cfg.artifacts.onnx) or {}
-    return {
-        "bit_version": __version__,
-        "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-        "host": {"hostname": socket.gethostname(), "platform": platform.platform(),
-                 "machine": platform.machine(), "python": platform.python_version()},
-        "versions": versions,
-        "dataset": {"path": cfg["dataset.path"], "synthetic": bool(manifest.get("synthetic", cfg["dataset.synthetic"])),
-                    "samples": manifest.get("count")},
-        "weights": {"source": cfg["model.weights"], "random": cfg["model.weights"] == "random",
-                    "digest": export_meta.get("source_sha256") or export_meta.get("digest")},
-        "arch": cfg["model.arch"],
-        "workdir": str(cfg.workdir),
-    }

@@ -58,6 +58,9 @@ def test_demo_end_to_end_report(demo_run):
     assert report["demo"] is True and "accuracy is meaningless; throughput is real" in report["notice"]
     assert report["backend"] == "onnxruntime" and report["weights"]["random"] is True
     assert report["dataset"]["synthetic"] is True and report["dataset"]["samples"] == 12
+    assert report["dataset"]["path"].endswith("synthetic-cifar10")
+    assert report["weights"]["digest"] == "random:seed=0" and report["weights"]["format"] == "random"
+    assert report["versions"]["onnxruntime"] and report["host"]["python"]
     rows = {r["bs"]: r for r in report["results"]}
     assert set(rows) == {1, 4}
     for row in rows.values():
