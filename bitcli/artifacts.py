@@ -163,13 +163,18 @@ def is_current(artifact: Path, expected: dict[str, Any], keys: tuple[str, ...] |
 # --------------------------------------------------------------------------- hashing / atomic writes
 
 
-def sha256_file(path: Path, chunk: int = 1 << 20) -> str:
-    """Hex sha256 of a file's bytes."""
-    digest = hashlib.sha256()
+def file_hash(path: Path, algorithm: str = "sha256", chunk: int = 1 << 20) -> str:
+    """Hex digest of a file's bytes (``algorithm``: any hashlib name), read in chunks."""
+    digest = hashlib.new(algorithm)
     with open(path, "rb") as fh:
         while block := fh.read(chunk):
             digest.update(block)
     return digest.hexdigest()
+
+
+def sha256_file(path: Path) -> str:
+    """Hex sha256 of a file's bytes."""
+    return file_hash(path, "sha256")
 
 
 @contextmanager

@@ -8,10 +8,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-REPO = Path(__file__).resolve().parents[1]
-SHARED = REPO.parent / "shared"
-CIFAR_DIR = SHARED / "data" / "cifar10-test"
-TRAINED_PTH = SHARED / "data" / "bit-r50x1-cifar10" / "bit.pth"
+from bit_testlib import CIFAR_DIR, TRAINED_PTH
 
 
 @pytest.fixture
@@ -48,10 +45,3 @@ def _isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path):
 def runner() -> CliRunner:
     """A typer CliRunner (stderr kept separate from stdout)."""
     return CliRunner()
-
-
-def invoke(runner: CliRunner, *args: str, **kwargs):
-    """Invoke `bit args...` in-process and return the result."""
-    from bitcli.cli import app
-
-    return runner.invoke(app, list(args), **kwargs)

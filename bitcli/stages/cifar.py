@@ -14,7 +14,6 @@ the real thing; they carry ``batch_label = b"synthetic ..."`` and a
 
 from __future__ import annotations
 
-import hashlib
 import http.client
 import io
 import pickle
@@ -27,7 +26,7 @@ from typing import Callable, Optional
 
 import numpy as np
 
-from bitcli.artifacts import atomic_path, atomic_write_bytes, atomic_write_text
+from bitcli.artifacts import atomic_path, atomic_write_bytes, atomic_write_text, file_hash
 from bitcli.errors import DataError
 
 BATCHES_DIR = "cifar-10-batches-py"
@@ -247,13 +246,9 @@ def write_cifar_layout(dataset: CifarTest, dest: Path, *, note: str = "") -> Pat
 # --------------------------------------------------------------------------- download
 
 
-def md5_file(path: Path, chunk: int = 1 << 20) -> str:
-    """Hex md5 of a file's bytes."""
-    digest = hashlib.md5()
-    with open(path, "rb") as fh:
-        while block := fh.read(chunk):
-            digest.update(block)
-    return digest.hexdigest()
+def md5_file(path: Path) -> str:
+    """Hex md5 of a file's bytes (what the CIFAR-10 site publishes)."""
+    return file_hash(path, "md5")
 
 
 def download_cifar10(dest: Path, *, progress: Progress | None = None, timeout: float = 30.0) -> Path:

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import STANDIN_PYLIB, make_bins, make_onnx, reference_logits
+from standin_helpers import STANDIN_PYLIB, make_bins, make_onnx, reference_logits
 
 from bitcli.backends.ais import AisBackend, device_folders, probe
 from bitcli.backends.ais_output import ais_failure, parse_run_output

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from conftest import invoke
+from bit_testlib import invoke
 
 
 def test_bit_all_on_ascend_matches_onnxruntime(runner, standins, cifar_dir, trained_pth, tmp_path):

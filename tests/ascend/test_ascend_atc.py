@@ -7,7 +7,8 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import STANDIN_PYLIB, invoke, make_onnx
+from bit_testlib import invoke
+from standin_helpers import STANDIN_PYLIB, make_onnx
 
 SEED_ARGS = ["--framework=5", "--model={d}/bit_bs{bs}_sim.onnx", "--input_format=NCHW",
              "--input_shape=image:{bs},3,8,8", "--output={d}/bit_bs{bs}", "--log=error", "--soc_version=Ascend{chip}"]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from conftest import invoke
+from bit_testlib import invoke
 
 
 def _checks(result) -> dict[str, dict]:

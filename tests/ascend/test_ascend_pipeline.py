@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 
 import numpy as np
-from conftest import invoke
+from bit_testlib import invoke
 
 
 def test_ascend_infer_then_eval_matches_onnxruntime(runner, standins, cifar_dir, trained_pth, tmp_path):

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import invoke
+from bit_testlib import invoke
 
 from bitcli.stages import cifar
 

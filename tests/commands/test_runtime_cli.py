@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from conftest import invoke
+from bit_testlib import invoke
 from runtime_models import link_models, real_model_dir
 
 

@@ -10,7 +10,7 @@ import sys
 
 import pytest
 
-from conftest import REPO, invoke
+from bit_testlib import REPO, invoke
 
 README = (REPO / "README.md").read_text()
 

@@ -9,7 +9,7 @@ import sys
 import pytest
 import yaml
 
-from conftest import REPO, invoke
+from bit_testlib import REPO, invoke
 
 HEAVY = ("torch", "onnx", "onnxruntime", "onnxsim")
 PIPELINE = ["data", "export", "simplify", "atc", "infer", "eval", "bench", "all"]

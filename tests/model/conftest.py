@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
 
 import numpy as np
@@ -11,25 +10,6 @@ import pytest
 from bt_reference import plant_big_transfer, remove_big_transfer
 
 
-def _root_conftest():
-    path = Path(__file__).resolve().parents[1] / "conftest.py"
-    spec = importlib.util.spec_from_file_location("bit_tests_root_conftest_model", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-# pytest imports every conftest.py as module "conftest" and the last one stays in
-# sys.modules; test files elsewhere do `from conftest import REPO, invoke`, so this
-# one re-exports the root conftest's public helpers (its fixtures apply here anyway).
-globals().update(
-    {
-        k: v
-        for k, v in vars(_root_conftest()).items()
-        if not k.startswith("_") and k != "annotations" and not hasattr(v, "_get_wrapped_function")
-        and not hasattr(v, "_pytestfixturefunction") and k not in globals()
-    }
-)
 
 
 @pytest.fixture(scope="session")

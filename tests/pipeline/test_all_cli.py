@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import invoke
+from bit_testlib import invoke
 
 SMALL = "model: {image_size: 32}\nbench: {loop: 3, warmup: 1}\n"  # fully convolutional: 32 px keeps tests fast
 

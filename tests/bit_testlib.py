@@ -1,0 +1,24 @@
+"""Helpers shared by the test files: paths to the shared real data and an in-process `bit` runner.
+
+Test files import these with ``from bit_testlib import ...`` (tests/ is on
+sys.path under pytest's rootdir conftest), never ``from conftest import``:
+pytest loads every conftest.py under the one module name ``conftest``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from typer.testing import CliRunner
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED = REPO.parent / "shared"
+CIFAR_DIR = SHARED / "data" / "cifar10-test"
+TRAINED_PTH = SHARED / "data" / "bit-r50x1-cifar10" / "bit.pth"
+
+
+def invoke(runner: CliRunner, *args: str, **kwargs):
+    """Invoke `bit args...` in-process and return the result."""
+    from bitcli.cli import app
+
+    return runner.invoke(app, list(args), **kwargs)
