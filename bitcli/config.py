@@ -323,7 +323,7 @@ def _check(raw: dict[str, tuple[Any, str, Path]], problems: list[str]):
 
 def _resolve_path(text: str, base: Path) -> Path:
     path = Path(os.path.expanduser(text))
-    return path if path.is_absolute() else base / path
+    return Path(os.path.normpath(path if path.is_absolute() else base / path))  # show "../x" as a plain path
 
 
 # --------------------------------------------------------------------------- batch sizes

@@ -50,8 +50,9 @@ def test_the_demo_commands_run_as_written(tmp_path):
 
 
 def _documented_commands() -> list[str]:
-    found = set(re.findall(r"`(bit [^`]+)`", README))
-    for block in re.findall(r"```bash\n(.*?)```", README, re.S):
+    texts = README + (REPO / "examples" / "README.md").read_text()
+    found = set(re.findall(r"`(bit [^`]+)`", texts))
+    for block in re.findall(r"```bash\n(.*?)```", texts, re.S):
         found.update(line.strip() for line in block.splitlines() if line.strip().startswith("bit "))
     commands = set()
     for text in found:
@@ -65,7 +66,7 @@ def _documented_commands() -> list[str]:
 
 @pytest.mark.parametrize("command", _documented_commands())
 def test_every_documented_command_and_option_exists(runner, command):
-    """Each `bit …` in the README names a real command and real options (checked via --help)."""
+    """Each `bit …` in README.md and examples/README.md names a real command and real options (via --help)."""
     args = shlex.split(command)[1:]
     cut = next((i for i, a in enumerate(args) if a.startswith("-")), len(args))
     head, options = args[:cut], args[cut:]

@@ -45,7 +45,7 @@ def test_relative_paths_are_relative_to_the_profile_folder(tmp_path):
     sub.mkdir()
     prof = write(sub / "bit.yaml", "dataset: {path: ../data}\nmodel: {weights: w/bit.pth}\n")
     s = resolve_config(prof, env={})
-    assert Path(s["dataset.path"]) == sub / "../data"
+    assert Path(s["dataset.path"]) == tmp_path / "data"
     assert Path(s["model.weights"]) == sub / "w/bit.pth"
 
 
@@ -117,3 +117,13 @@ def test_parse_batch_sizes(text, expected):
 def test_parse_batch_sizes_rejects(text, fragment):
     with pytest.raises(ConfigError, match=fragment):
         parse_batch_sizes(text)
+
+
+@pytest.mark.parametrize("name", ["bit.yaml", "demo.yaml"])
+def test_example_profiles_are_valid(name):
+    from bit_testlib import REPO
+
+    path = REPO / "examples" / name
+    s = resolve_config(path, env={})
+    assert s.profile == path and all(src in ("default", f"profile {path}") for src in s.sources.values())
+    assert s.workdir.parent == REPO  # relative to the profile's folder
