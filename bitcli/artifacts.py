@@ -15,6 +15,7 @@ This module is the only place that builds artefact paths, so every stage and
       result/result_bs{bs}_summary.json
       result/result_bs{bs}_accuracy.json   bit eval
       bench.json                   bit bench
+      bench/bench_bs{bs}.json      bit all (per-bs bench records)
       report.json / report.md / throughput.png   bit all
       logs/                        external tools' logs
 
@@ -72,7 +73,7 @@ class Artifacts:
         return self.workdir / "result"
 
     def result_dir(self, bs: int) -> Path:
-        return self.result_root / f"result_bs{bs}"
+        return result_dir_path(self.result_root, bs)
 
     def summary_json(self, bs: int) -> Path:
         return summary_path(self.result_dir(bs))
@@ -83,6 +84,10 @@ class Artifacts:
     @property
     def bench_json(self) -> Path:
         return self.workdir / "bench.json"
+
+    def bench_record(self, bs: int) -> Path:
+        """One batch size's bench figures as ``bit all`` keeps them (with a sidecar)."""
+        return self.workdir / "bench" / f"bench_bs{bs}.json"
 
     @property
     def report_json(self) -> Path:
@@ -104,6 +109,11 @@ class Artifacts:
 def sim_onnx_path(directory: Path, stem: str, bs: int) -> Path:
     """``DIR/{stem}_bs{bs}_sim.onnx``, the simplified static-shape model."""
     return Path(directory) / f"{stem}_bs{bs}_sim.onnx"
+
+
+def result_dir_path(output_root: Path, bs: int) -> Path:
+    """ais_bench's ``--output ROOT --output_dirname result_bs{bs}`` folder: ``ROOT/result_bs{bs}``."""
+    return Path(output_root) / f"result_bs{bs}"
 
 
 def summary_path(result_dir: Path) -> Path:

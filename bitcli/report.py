@@ -78,13 +78,10 @@ _CIFAR10_NAMES = ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog"
 
 def render_infer(result: Any) -> None:
     """``bit infer``: one batch size's run (outputs, compute time, throughput)."""
-    import statistics
-
     table = make_table(f"Inference — {result.backend} ({result.device}), bs {result.bs}", ["", "value"])
-    mean = statistics.fmean(result.compute_ms) if result.compute_ms else 0.0
     table.add_row("outputs", f"{result.samples} in {result.result_dir}")
     table.add_row("runs", f"{result.runs}" + (f" (last padded with {result.padded} copies)" if result.padded else ""))
-    table.add_row("compute mean", f"{mean:.3f} ms per batch")
+    table.add_row("compute mean", f"{result.mean_compute_ms:.3f} ms per batch")
     table.add_row("throughput (compute)", f"{result.throughput:,.2f} samples/s")
     if result.wall_s:
         table.add_row("end to end", f"{result.images_per_s:,.2f} img/s ({result.wall_s:.1f} s)")

@@ -42,6 +42,7 @@ def infer_cli(
 
     Runs once per batch size: --bs, else every batch size of the profile.
     """
+    from bitcli.artifacts import result_dir_path
     from bitcli.backends.base import select_backend
     from bitcli.errors import ConfigError
     from bitcli.stages import infer as stage
@@ -59,7 +60,7 @@ def infer_cli(
         chosen = model or stage.standard_model(cls.name, cfg.workdir, size, weights=cfg["model.weights"])
         runner = cls(stage.options_from_settings(cfg, size, chosen))
         source = dataset_path or input_dir or names.dataset_bin
-        ui.info(f"bs {size}: {source} → {Path(root) / f'result_bs{size}'} (model {chosen})")
+        ui.info(f"bs {size}: {source} → {result_dir_path(root, size)} (model {chosen})")
         with ui.progress(f"infer bs{size}") as tick:
             if dataset_path is not None:
                 result = stage.outputs_from_dataset(runner, dataset_path, root, limit=limit, force=force, progress=tick)

@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator
 
 from bitcli import ui
-from bitcli.artifacts import Artifacts, atomic_write_text, summary_path
+from bitcli.artifacts import Artifacts, atomic_write_text, result_dir_path, summary_path
 from bitcli.backends.base import Backend, BackendOptions
 from bitcli.errors import ConfigError, DataError
 from bitcli.stages.infer_io import (  # noqa: F401  (re-exported: the stage's public rules)
@@ -66,11 +66,16 @@ class InferResult:
     reported_throughput: float | None = None  # a whole-folder tool's own figure (ais_bench, summed over devices)
 
     @property
+    def mean_compute_ms(self) -> float:
+        """Mean compute time per batch (ms); 0.0 when nothing was timed."""
+        return statistics.fmean(self.compute_ms) if self.compute_ms else 0.0
+
+    @property
     def throughput(self) -> float:
         """ais_bench's figure: 1000 × bs / mean compute ms."""
         if self.reported_throughput is not None:
             return self.reported_throughput
-        mean = statistics.fmean(self.compute_ms) if self.compute_ms else 0.0
+        mean = self.mean_compute_ms
         return 1000.0 * self.bs / mean if mean else 0.0
 
     @property
@@ -232,8 +237,7 @@ def _execute(
     argv: list[str] | None,
 ) -> InferResult:
     bs = backend.options.batch_size
-    result_dir = Path(output_root) / f"result_bs{bs}"
-    check_result_dir(result_dir, force)
+    result_dir = result_dir_path(output_root, bs)  # checked by the caller before the model was opened
     batches, total, per_batch = make_batches()
     result_dir.parent.mkdir(parents=True, exist_ok=True)
     tmp_dir = Path(tempfile.mkdtemp(prefix=f".{result_dir.name}.", suffix=".partial", dir=result_dir.parent))
@@ -283,7 +287,7 @@ def outputs_from_bins(
     """
     files = input_files(input_dir)[:limit] if limit else input_files(input_dir)
     bs = backend.options.batch_size
-    result_dir = Path(output_root) / f"result_bs{bs}"
+    result_dir = result_dir_path(output_root, bs)
     check_result_dir(result_dir, force)
     with backend:
         folder_summary = _run_folder(backend, Path(input_dir), Path(output_root), result_dir, limit, force)
@@ -354,7 +358,7 @@ def outputs_from_dataset(
         )
     from bitcli.stages.data import iter_preprocessed, read_cifar10_test
 
-    result_dir = Path(output_root) / f"result_bs{backend.options.batch_size}"
+    result_dir = result_dir_path(output_root, backend.options.batch_size)
     check_result_dir(result_dir, force)
     dataset = read_cifar10_test(Path(dataset_path))
     with backend:

@@ -32,7 +32,7 @@ from typing import Any, Callable, Protocol
 from bitcli.artifacts import atomic_write_text, is_current, read_sidecar, write_sidecar
 from bitcli.config import Settings
 from bitcli.errors import BitError, ConfigError
-from bitcli.stages.run_report import BsRow, bench_record_path, collect_rows, file_digest, load_json, run_context
+from bitcli.stages.run_report import BsRow, collect_rows, file_digest, load_json, run_context
 
 STEPS = ("data", "export", "simplify", "atc", "infer", "eval", "bench")
 PER_BS = ("simplify", "atc", "infer", "eval", "bench")
@@ -190,7 +190,7 @@ def run_all(
                 raise error  # nothing after data/export can run without them
     result.rows = collect_rows(cfg, cls.name, failed)
     if result.device == cls.name:  # nothing ran this time: the bench records know the device
-        devices = [(load_json(bench_record_path(names, bs)) or {}).get("device") for bs in cfg.batch_sizes]
+        devices = [(load_json(names.bench_record(bs)) or {}).get("device") for bs in cfg.batch_sizes]
         result.device = next((d for d in devices if d), result.device)
     if cls.name == "ascend" and result.chip is None:  # atc not run this time: the .om sidecars know
         socs = [(read_sidecar(names.om(bs)) or {}).get("soc_version") for bs in cfg.batch_sizes]
@@ -313,7 +313,7 @@ def _bench(cfg: Settings, bs: int, cls: Any, force: bool, tick: Tick, result: Al
     from bitcli.stages import infer
     from bitcli.stages.bench import throughput_per_bs
 
-    record = bench_record_path(cfg.artifacts, bs)
+    record = cfg.artifacts.bench_record(bs)
     model, digest = _model_key(cfg, cls.name, bs)
     expected = {"backend": cls.name, "model_digest": digest, "loop": cfg["bench.loop"], "warmup": cfg["bench.warmup"]}
     if not force and is_current(record, expected):

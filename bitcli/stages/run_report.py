@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from bitcli.artifacts import Artifacts, read_sidecar
+from bitcli.artifacts import read_sidecar
 
 if TYPE_CHECKING:
     from bitcli.config import Settings
@@ -41,11 +41,6 @@ def file_digest(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest() if path.is_file() else "missing"
 
 
-def bench_record_path(names: Artifacts, bs: int) -> Path:
-    """One batch size's bench figures as ``bit all`` keeps them: ``workdir/bench/bench_bs{bs}.json``."""
-    return names.workdir / "bench" / f"bench_bs{bs}.json"
-
-
 # --------------------------------------------------------------------------- report rows
 
 
@@ -58,7 +53,7 @@ def collect_rows(cfg: Settings, backend: str, failed: dict[int, str]) -> list[Bs
         accuracy = load_json(names.accuracy_json(bs))
         if accuracy:
             row.samples, row.topk = accuracy.get("samples"), accuracy.get("topk")
-        bench = load_json(bench_record_path(names, bs))
+        bench = load_json(names.bench_record(bs))
         if bench:
             row.throughput, row.latency_ms = bench.get("throughput"), bench.get("latency_ms")
         summary = load_json(names.summary_json(bs))
