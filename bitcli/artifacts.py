@@ -37,6 +37,7 @@ from pathlib import Path
 from typing import Any, Iterator
 
 MODEL_STEM = "bit"
+DATA_MANIFEST = ".manifest.json"  # ais_bench reads only *.bin/*.npy, so a dot-json in the folder is safe
 
 
 @dataclass(frozen=True)
@@ -48,6 +49,10 @@ class Artifacts:
     @property
     def dataset_bin(self) -> Path:
         return self.workdir / "dataset_bin"
+
+    @property
+    def data_manifest(self) -> Path:
+        return self.dataset_bin / DATA_MANIFEST
 
     @property
     def label_txt(self) -> Path:
@@ -139,11 +144,15 @@ def sidecar_path(artifact: Path) -> Path:
 
 def read_sidecar(artifact: Path) -> dict[str, Any] | None:
     """The sidecar of ``artifact``, or None when it or the artefact is missing/corrupt."""
-    path = sidecar_path(artifact)
-    if not Path(artifact).exists() or not path.is_file():
+    if not Path(artifact).exists():
         return None
+    return read_json_object(sidecar_path(artifact))
+
+
+def read_json_object(path: Path) -> dict[str, Any] | None:
+    """A JSON file holding an object, or None when it is missing, unreadable or not an object."""
     try:
-        data = json.loads(path.read_text())
+        data = json.loads(Path(path).read_text())
     except (OSError, ValueError):
         return None
     return data if isinstance(data, dict) else None

@@ -34,7 +34,7 @@ from typing import TYPE_CHECKING, Iterator
 
 import numpy as np
 
-from bitcli.artifacts import atomic_write_text, sha256_file
+from bitcli.artifacts import DATA_MANIFEST, atomic_write_text, read_json_object, sha256_file
 from bitcli.errors import DataError
 from bitcli.stages.cifar import CifarTest, Progress, read_cifar10_test, synthetic_cifar10, write_cifar_layout  # noqa: F401 (re-exported)
 
@@ -42,7 +42,7 @@ if TYPE_CHECKING:
     from bitcli.config import Settings
 
 PREPROCESS_VERSION = "pil-bilinear>f32/255>(x-0.5)/0.5>chw-f32le/v1"
-MANIFEST = ".manifest.json"
+MANIFEST = DATA_MANIFEST
 PARTIAL = ".manifest.partial.json"
 _BIN = re.compile(r"^(\d+)\.bin$")
 
@@ -101,25 +101,26 @@ def resize_uint8(image_hwc: np.ndarray, size: int = 128) -> np.ndarray:
     return np.asarray(Image.fromarray(image_hwc).resize((size, size), Image.BILINEAR))
 
 
-def preprocess_image(image_hwc: np.ndarray, size: int = 128) -> np.ndarray:
+def preprocess_image(image_hwc: np.ndarray, size: int = 128, out: np.ndarray | None = None) -> np.ndarray:
     """One uint8 HWC image → float32 (3, size, size), bit-equal to the seed's torchvision transform.
 
     Args:
         image_hwc: uint8 (H, W, 3) RGB.
         size: output height = width.
+        out: a float32 (3, size, size) buffer to fill instead of allocating one.
 
     Returns:
-        A C-contiguous float32 CHW array.
+        A C-contiguous float32 CHW array (``out`` when given).
     """
     chw = np.ascontiguousarray(resize_uint8(image_hwc, size).transpose(2, 0, 1))
-    return _LEVELS.take(chw)
+    return np.take(_LEVELS, chw, out=out)
 
 
 def preprocess_batch(images_hwc: np.ndarray, size: int = 128) -> np.ndarray:
     """Many uint8 HWC images → float32 (N, 3, size, size)."""
     out = np.empty((len(images_hwc), 3, size, size), dtype=np.float32)
     for k, image in enumerate(images_hwc):
-        out[k] = preprocess_image(image, size)
+        preprocess_image(image, size, out=out[k])
     return out
 
 
@@ -178,14 +179,6 @@ def _numbered_bins(folder: Path) -> dict[int, Path]:
     return {int(m.group(1)): p for p in folder.iterdir() if (m := _BIN.match(p.name))}
 
 
-def _read_json(path: Path) -> dict | None:
-    try:
-        data = json.loads(path.read_text())
-    except (OSError, ValueError):
-        return None
-    return data if isinstance(data, dict) else None
-
-
 def _write_bin(path: Path, tensor: np.ndarray) -> None:
     """Write through ``.{name}.part`` + rename, so a reader never sees half a file."""
     tmp = path.with_name(f".{path.name}.part")
@@ -203,9 +196,7 @@ def _write_bin(path: Path, tensor: np.ndarray) -> None:
 def _convert(images: np.ndarray, indices: list[int], save_path: Path, size: int) -> int:
     out = np.empty((3, size, size), dtype="<f4")  # reused: no 196 KB allocation per image
     for i in indices:
-        chw = np.ascontiguousarray(resize_uint8(images[i], size).transpose(2, 0, 1))
-        np.take(_LEVELS, chw, out=out)
-        _write_bin(save_path / f"{i}.bin", out)
+        _write_bin(save_path / f"{i}.bin", preprocess_image(images[i], size, out=out))
     return len(indices)
 
 
@@ -266,7 +257,7 @@ def _prepare_folder(save_path: Path, expected: dict, count: int, force: bool) ->
     for stray in save_path.glob(".*.part"):  # temp files of a killed run
         stray.unlink(missing_ok=True)
     # files of an identical run (interrupted, or complete with some files deleted) are kept
-    resume = not force and expected in (_read_json(save_path / PARTIAL), _read_json(save_path / MANIFEST))
+    resume = not force and expected in (read_json_object(save_path / PARTIAL), read_json_object(save_path / MANIFEST))
     (save_path / MANIFEST).unlink(missing_ok=True)  # the folder is about to change
     if not resume:
         atomic_write_text(save_path / PARTIAL, json.dumps(expected, indent=2, sort_keys=True) + "\n")
@@ -321,7 +312,7 @@ def bins_from_cifar(
         return DataResult(count, written, count * expected["bytes_per_file"], time.perf_counter() - started, skipped,
                           save_path, label_path, dataset.synthetic, save_path / MANIFEST, dataset.source, resumed)
 
-    if not force and _read_json(save_path / MANIFEST) == expected and _complete(save_path, expected):
+    if not force and read_json_object(save_path / MANIFEST) == expected and _complete(save_path, expected):
         if not (label_path.is_file() and label_path.read_text() == labels):
             atomic_write_text(label_path, labels)
         return result(0, True)

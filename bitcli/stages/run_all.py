@@ -29,10 +29,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Protocol
 
-from bitcli.artifacts import atomic_write_text, is_current, read_sidecar, write_sidecar
+from bitcli.artifacts import atomic_write_text, is_current, read_json_object, read_sidecar, write_sidecar
 from bitcli.config import Settings
 from bitcli.errors import BitError, ConfigError
-from bitcli.stages.run_report import BsRow, collect_rows, file_digest, load_json, run_context
+from bitcli.stages.run_report import BsRow, collect_rows, file_digest, run_context
 
 STEPS = ("data", "export", "simplify", "atc", "infer", "eval", "bench")
 PER_BS = ("simplify", "atc", "infer", "eval", "bench")
@@ -190,7 +190,7 @@ def run_all(
                 raise error  # nothing after data/export can run without them
     result.rows = collect_rows(cfg, cls.name, failed)
     if result.device == cls.name:  # nothing ran this time: the bench records know the device
-        devices = [(load_json(names.bench_record(bs)) or {}).get("device") for bs in cfg.batch_sizes]
+        devices = [(read_json_object(names.bench_record(bs)) or {}).get("device") for bs in cfg.batch_sizes]
         result.device = next((d for d in devices if d), result.device)
     if cls.name == "ascend" and result.chip is None:  # atc not run this time: the .om sidecars know
         socs = [(read_sidecar(names.om(bs)) or {}).get("soc_version") for bs in cfg.batch_sizes]
@@ -276,7 +276,7 @@ def _model_key(cfg: Settings, backend: str, bs: int) -> tuple[str, str]:
 
 
 def _data_key(cfg: Settings) -> str:
-    manifest = cfg.artifacts.dataset_bin / ".manifest.json"
+    manifest = cfg.artifacts.data_manifest
     return hashlib.sha256(manifest.read_bytes()).hexdigest() if manifest.is_file() else "missing"
 
 

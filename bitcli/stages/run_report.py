@@ -8,13 +8,12 @@ rebuilt after ``--only``/``--from`` runs or an interrupted one.
 from __future__ import annotations
 
 import hashlib
-import json
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from bitcli.artifacts import read_sidecar
+from bitcli.artifacts import read_json_object, read_sidecar
 
 if TYPE_CHECKING:
     from bitcli.config import Settings
@@ -50,13 +49,13 @@ def collect_rows(cfg: Settings, backend: str, failed: dict[int, str]) -> list[Bs
     rows = []
     for bs in cfg.batch_sizes:
         row = BsRow(bs=bs)
-        accuracy = load_json(names.accuracy_json(bs))
+        accuracy = read_json_object(names.accuracy_json(bs))
         if accuracy:
             row.samples, row.topk = accuracy.get("samples"), accuracy.get("topk")
-        bench = load_json(names.bench_record(bs))
+        bench = read_json_object(names.bench_record(bs))
         if bench:
             row.throughput, row.latency_ms = bench.get("throughput"), bench.get("latency_ms")
-        summary = load_json(names.summary_json(bs))
+        summary = read_json_object(names.summary_json(bs))
         if summary:
             row.infer_throughput = summary.get("throughput")
         for label, path in (("sim_onnx", names.sim_onnx(bs)), ("om", names.om(bs))):
@@ -70,14 +69,6 @@ def collect_rows(cfg: Settings, backend: str, failed: dict[int, str]) -> list[Bs
                 n for n, v in (("eval", row.topk), ("bench", row.throughput)) if v is None)
         rows.append(row)
     return rows
-
-
-def load_json(path: Path) -> dict[str, Any] | None:
-    try:
-        data = json.loads(path.read_text())
-    except (OSError, ValueError):
-        return None
-    return data if isinstance(data, dict) else None
 
 
 def run_context(cfg: Settings, result: AllResult) -> dict[str, Any]:
@@ -94,7 +85,7 @@ def run_context(cfg: Settings, result: AllResult) -> dict[str, Any]:
             versions[package] = metadata.version(package)
         except metadata.PackageNotFoundError:
             versions[package] = None
-    manifest = load_json(cfg.artifacts.dataset_bin / ".manifest.json") or {}
+    manifest = read_json_object(cfg.artifacts.data_manifest) or {}
     export_meta = read_sidecar(cfg.artifacts.onnx) or {}
     return {
         "bit_version": __version__,
