@@ -9,7 +9,6 @@ previous one after onnxruntime reproduces the torch logits within
 
 from __future__ import annotations
 
-import pickle
 import time
 import warnings
 from collections import Counter
@@ -221,28 +220,14 @@ def _probes(seed: int, image_size: int, real: np.ndarray | None) -> np.ndarray:
     return noise if real is None else np.concatenate([noise, real.astype(np.float32)])
 
 
-class _CifarUnpickler(pickle.Unpickler):
-    """Reads CIFAR-10 batches (dicts, lists, bytes, numpy arrays) and nothing else."""
-
-    _ALLOWED = {
-        ("numpy.core.multiarray", "_reconstruct"), ("numpy._core.multiarray", "_reconstruct"),
-        ("numpy", "ndarray"), ("numpy", "dtype"),
-    }  # fmt: skip
-
-    def find_class(self, module: str, name: str) -> Any:
-        if (module, name) not in self._ALLOWED:
-            raise pickle.UnpicklingError(f"refusing global {module}.{name}")
-        return super().find_class(module, name)
-
-
 def real_images(dataset_path: Path | None, n: int = REAL_PROBES, image_size: int = 128) -> tuple[np.ndarray | None, str]:
     """The first ``n`` CIFAR-10 test images, preprocessed as the seed does.
 
-    uint8 HWC -> PIL -> bilinear resize -> /255 -> (x - 0.5) / 0.5 -> CHW.
+    The same reader and bit-exact preprocessing as ``bit data``.
 
     Args:
-        dataset_path: a CIFAR-10 folder, its ``cifar-10-batches-py`` folder or the
-            ``test_batch`` file itself; None for none.
+        dataset_path: anything ``bit data`` reads (CIFAR-10 folder, its
+            ``cifar-10-batches-py``, ``test_batch`` or the tarball); None for none.
         n: how many images.
         image_size: output H = W.
 
@@ -251,23 +236,11 @@ def real_images(dataset_path: Path | None, n: int = REAL_PROBES, image_size: int
     """
     if dataset_path is None:
         return None, ""
-    path = Path(dataset_path)
-    for candidate in (path, path / "test_batch", path / "cifar-10-batches-py" / "test_batch"):
-        if candidate.is_file():
-            break
-    else:
-        return None, f"no real verification images: {path} has no CIFAR-10 test_batch"
-    try:
-        with open(candidate, "rb") as fh:
-            rows = _CifarUnpickler(fh, encoding="bytes").load()[b"data"][:n]
-    except (OSError, KeyError, TypeError, pickle.UnpicklingError, EOFError) as exc:
-        return None, f"no real verification images: cannot read {candidate} ({exc})"
-    from PIL import Image
+    from bitcli.errors import DataError
+    from bitcli.stages.data import preprocess_batch, read_cifar10_test
 
-    images = np.asarray(rows, dtype=np.uint8).reshape(-1, 3, 32, 32).transpose(0, 2, 3, 1)
-    out = []
-    for hwc in images:
-        resized = Image.fromarray(hwc).resize((image_size, image_size), Image.BILINEAR)
-        x = np.asarray(resized, dtype=np.float32) / 255.0
-        out.append(((x - 0.5) / 0.5).transpose(2, 0, 1))
-    return np.stack(out).astype(np.float32), ""
+    try:
+        dataset = read_cifar10_test(Path(dataset_path))
+    except DataError as exc:
+        return None, f"no real verification images: {dataset_path} has no CIFAR-10 test_batch ({exc.message})"
+    return preprocess_batch(dataset.images[:n], image_size), ""
