@@ -65,7 +65,8 @@ def _bool(v: Any) -> bool:
 def _choice(*options: str) -> Callable[[Any], str]:
     def check(v: Any) -> str:
         if v not in options:
-            raise ValueError
+            near = difflib.get_close_matches(str(v), options, n=1)
+            raise ValueError(f"did you mean '{near[0]}'?" if near else "")
         return v
 
     return check

@@ -127,3 +127,8 @@ def test_example_profiles_are_valid(name):
     s = resolve_config(path, env={})
     assert s.profile == path and all(src in ("default", f"profile {path}") for src in s.sources.values())
     assert s.workdir.parent == REPO  # relative to the profile's folder
+
+
+def test_choice_values_suggest_the_nearest():
+    with pytest.raises(ConfigError, match=r"'backend' must be one of .*got 'onnxrt' \(did you mean 'onnxruntime'\?\)"):
+        resolve_config(None, {"backend": "onnxrt"}, env={})
