@@ -13,7 +13,6 @@ import functools
 import os
 from typing import Annotated, Any, Callable
 
-import click
 import typer
 
 from bitcli import __version__, ui
@@ -49,6 +48,12 @@ def _root(
     ui.state.quiet = quiet
 
 
+# What commands raise on purpose and typer turns into its own exit codes: Exit(n), Abort (exit 1) and
+# BadParameter (a usage error, exit 2). Only typer's public names: click is not a dependency (typer >= 0.26
+# carries its own copy), and these names are the same objects in older typers that still use click.
+_TYPER_EXITS = (typer.Exit, typer.Abort, typer.BadParameter)
+
+
 def boundary(command: Callable[..., Any]) -> Callable[..., Any]:
     """Wrap a command: known errors → one line + exit 1; bugs → hint (or traceback)."""
 
@@ -56,7 +61,7 @@ def boundary(command: Callable[..., Any]) -> Callable[..., Any]:
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
             return command(*args, **kwargs)
-        except (click.exceptions.Exit, click.ClickException, click.exceptions.Abort, typer.Exit):
+        except _TYPER_EXITS:
             raise
         except BitError as exc:
             ui.error(exc.message, exc.hint)
