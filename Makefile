@@ -1,12 +1,21 @@
 PYTHON ?= python3
 PIP ?= $(PYTHON) -m pip
 
-.PHONY: install test bench lint
+.PHONY: install install-newest lock test bench lint
 
-# torch==2.13.0 first: it is the CPU wheel; an open range would pull a multi-GB CUDA build.
+# Locked install: torch first (the CPU wheel torch==2.13.0, only when no usable torch is installed: an
+# Ascend host's torch is kept), then this package + test extras through requirements/lock-cpXY-ARCH.txt.
 install:
-	$(PIP) install torch==2.13.0
-	$(PIP) install -e '.[test]'
+	$(PYTHON) requirements/install.py
+
+# Every dependency but torch to the newest release pyproject.toml allows (CI's second leg).
+install-newest:
+	$(PYTHON) requirements/install.py --newest
+
+# Regenerate requirements/lock-*.txt from the registry (wheels only, Python 3.10-3.13 x x86_64/aarch64).
+lock:
+	$(PIP) install -q 'uv>=0.4'
+	$(PYTHON) requirements/install.py --lock
 
 test:
 	$(PYTHON) -m pytest -q
