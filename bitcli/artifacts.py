@@ -201,11 +201,16 @@ def atomic_path(final: Path) -> Iterator[Path]:
     """Yield a temporary path beside ``final``; rename it over ``final`` on success.
 
     On any exception the temporary file is removed and ``final`` is untouched,
-    so readers only ever see complete files.
+    so readers only ever see complete files. The temporary name carries this
+    process's pid (``.NAME.PID.xxxx.part``); such files left by a killed
+    writer of the same artefact are removed first.
     """
+    from bitcli.resources import remove_stale_temps, temp_prefix
+
     final = Path(final)
     final.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{final.name}.", suffix=".part", dir=final.parent)
+    remove_stale_temps(final.parent, final.name)
+    fd, tmp = tempfile.mkstemp(prefix=temp_prefix(final.name), suffix=".part", dir=final.parent)
     os.close(fd)
     tmp_path = Path(tmp)
     # mkstemp makes 0600; artefacts are shared read-only data (ais_bench of 2024

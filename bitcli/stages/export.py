@@ -114,15 +114,23 @@ def _write_verified(model: Any, output: Path, opset: int, image_size: int, probe
         with atomic_path(output) as tmp:
             _export(model, tmp, opset, image_size)
             check = verify_onnx(model, tmp, probes)
-            if check["max_abs_diff"] > VERIFY_ATOL:
+            problem = check.pop("problem")
+            if problem:
                 raise ExportError(
-                    f"ONNX disagrees with torch: max |Δ| {check['max_abs_diff']:.3g} > {VERIFY_ATOL:g} "
-                    f"(top-1 agreement {check['top1_agree']:.0%}); {output} not written",
-                    hint="try another --opset, or report it with --debug output",
+                    f"ONNX disagrees with torch: {problem}; {output} not written",
+                    hint="non-finite torch outputs mean damaged weights: check the checkpoint"
+                    if check["nonfinite_ref"] else "try another --opset, or report it with --debug output",
                 )
     except OSError as exc:
-        raise ExportError(f"cannot write {output}: {exc.strerror or exc}", hint="pick a writable --output") from None
+        from bitcli.errors import os_error
+
+        raise os_error(exc, output, "--output", need=_model_bytes(model)) from None
     return check
+
+
+def _model_bytes(model: Any) -> int:
+    """About the size of the ONNX file: the float32 parameters."""
+    return 4 * sum(int(p.numel()) for p in model.parameters())
 
 
 def _check_settings(opset: int, image_size: int, output: Path) -> None:
@@ -195,8 +203,12 @@ def verify_onnx(model: Any, onnx_path: Path, probes: np.ndarray) -> dict[str, An
         probes: float32 N x 3 x H x W input.
 
     Returns:
-        ``max_abs_diff``, ``top1_agree`` (fraction), ``samples`` and the graph's ``op_counts``.
+        :func:`bitcli.verify.compare`'s figures (``max_abs_diff``, ``top1_agree``, non-finite
+        counts), ``problem`` ("" when within :data:`VERIFY_ATOL` and finite), ``samples``
+        and the graph's ``op_counts``.
     """
+    from bitcli.verify import compare
+
     import torch
 
     onnx = require("onnx", purpose="op counts")
@@ -206,9 +218,10 @@ def verify_onnx(model: Any, onnx_path: Path, probes: np.ndarray) -> dict[str, An
     session = ort.InferenceSession(str(onnx_path), providers=["CPUExecutionProvider"])
     got = session.run([OUTPUT_NAME], {INPUT_NAME: probes})[0]
     graph = onnx.load(str(onnx_path), load_external_data=False).graph
+    result = compare(expected, got, atol=VERIFY_ATOL)
     return {
-        "max_abs_diff": float(np.abs(got - expected).max()),
-        "top1_agree": float((got.argmax(1) == expected.argmax(1)).mean()),
+        **result.to_json(),
+        "problem": result.problem("torch", "onnxruntime"),
         "samples": int(len(probes)),
         "op_counts": dict(sorted(Counter(n.op_type for n in graph.node).items())),
     }

@@ -158,9 +158,10 @@ def _simplify_one(onnx_model, source: Path, out: Path, bs: int, input_name: str,
     try:
         with atomic_path(out) as tmp:
             onnx.save(simplified, str(tmp))
-            row.max_abs_diff = _max_abs_diff(source, tmp, input_name, (bs, 3, size, size))
-            if row.max_abs_diff > VERIFY_ATOL:
-                raise ExportError(f"simplified model differs: max |Δ| {row.max_abs_diff:.3g} > {VERIFY_ATOL:g}")
+            check = _compare_models(source, tmp, input_name, (bs, 3, size, size))
+            row.max_abs_diff = check.max_abs_diff
+            if not check.passed:
+                raise ExportError("simplified model differs: " + check.problem("original", "simplified"))
     except ExportError as exc:
         row.error = exc.message
         return row
@@ -173,12 +174,14 @@ def _simplify_one(onnx_model, source: Path, out: Path, bs: int, input_name: str,
     return row
 
 
-def _max_abs_diff(reference: Path, candidate: Path, input_name: str, shape: tuple[int, ...]) -> float:
-    """max |Δ| of the two models' outputs on one seeded random batch."""
+def _compare_models(reference: Path, candidate: Path, input_name: str, shape: tuple[int, ...]):
+    """The two models' outputs on one seeded random batch, compared (:func:`bitcli.verify.compare`)."""
+    from bitcli.verify import compare
+
     ort = require("onnxruntime", purpose="verifying the simplified model")
     x = np.random.default_rng(shape[0]).standard_normal(shape).astype(np.float32)
     outs = []
     for path in (reference, candidate):
         session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
         outs.append(session.run(None, {input_name: x})[0])
-    return float(np.abs(outs[0] - outs[1]).max())
+    return compare(outs[0], outs[1], atol=VERIFY_ATOL)
