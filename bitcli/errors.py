@@ -127,8 +127,10 @@ def os_error(exc: OSError, path: object = None, flag: str = "", *, need: int | N
     if code == errno.ENOENT:
         return StorageError(f"{where} does not exist (was its folder deleted while bit ran?)",
                             hint="recreate the folder and run the command again")
-    if code == errno.ENOTDIR:
-        return StorageError(f"a part of {where} is a file, not a folder", hint=elsewhere)
+    if code in (errno.ENOTDIR, errno.EEXIST):
+        blocker = next((p for p in [where, *where.parents] if p.exists() and not p.is_dir()), None)
+        if blocker is not None and blocker != where:
+            return StorageError(f"cannot create {where}: {blocker} is a file, not a folder", hint=elsewhere)
     if code == errno.EISDIR:
         return StorageError(f"{where} is a folder, not a file", hint=f"name a file, or {elsewhere}")
     reason = exc.strerror or os.strerror(code or 0) or type(exc).__name__

@@ -193,6 +193,7 @@ def accuracy_from_outputs(
     topk: int = 5,
     num_classes: int | None = None,
     save: bool = True,
+    allow_nonfinite: bool = False,
 ) -> EvalResult:
     """Top-1..``topk`` accuracy, per-class top-1 and the confusion matrix of a result folder.
 
@@ -201,19 +202,24 @@ def accuracy_from_outputs(
         label_path: label file in any of the three formats.
         topk: highest k reported.
         num_classes: logits per sample; None takes it from the outputs.
-        save: write the JSON as ``{output_dir}_accuracy.json``.
+        save: write the JSON as ``{output_dir}_accuracy.json``; a folder that cannot take it
+            (read-only) is skipped with a note in ``extra["not_saved"]``.
+        allow_nonfinite: score outputs holding NaN/inf (NaN counts as -inf, never predicted)
+            instead of refusing them.
 
     Returns:
         The :class:`EvalResult`.
 
     Raises:
-        DataError: missing/unreadable files, bad labels, outputs and labels that do not match.
+        DataError: missing/unreadable files, bad labels, outputs and labels that do not match,
+            outputs holding NaN/inf (unless ``allow_nonfinite``).
         ConfigError: ``topk`` outside 1..num_classes.
     """
     output_dir, label_path = Path(output_dir), Path(label_path)
     outputs = output_files(output_dir)
     fmt, entries = parse_labels(label_path)
     arrays = {stem: read_output(path) for stem, path in outputs.items()}
+    nonfinite = _nonfinite_outputs(arrays, outputs, allow_nonfinite)
     sizes = {a.size for a in arrays.values()}
     if fmt == "ambiguous":  # two integers per line: '{stem} {class}' unless outputs hold 2 rows each
         fmt = "batch" if num_classes and sizes == {2 * num_classes} else "stem"
@@ -227,10 +233,45 @@ def accuracy_from_outputs(
     logits, truth = _stack(stems, labels, arrays, outputs, classes_n, padded_rows=fmt == "batch")
     result = _score(logits, truth, classes_n, topk)
     result = EvalResult(output_dir=output_dir, label_path=label_path, label_format=fmt, **result)
+    if nonfinite:
+        result.extra["nonfinite_files"] = nonfinite
     if save:
-        result.json_path = accuracy_path(output_dir)
-        atomic_write_text(result.json_path, json.dumps(result.to_json(), indent=2) + "\n")
+        _save(result)
     return result
+
+
+def _save(result: EvalResult) -> None:
+    """Write the JSON beside the folder; a read-only place is a note, not a failure (the table is the result)."""
+    path = accuracy_path(result.output_dir)
+    try:
+        atomic_write_text(path, json.dumps(result.to_json(), indent=2) + "\n")
+        result.json_path = path
+    except OSError as exc:
+        from bitcli.errors import os_error
+
+        result.extra["not_saved"] = f"{path} not saved: {os_error(exc, path).message} (use --json > FILE to keep the figures)"
+
+
+def _nonfinite_outputs(arrays: dict[str, Any], outputs: dict[str, Path], allow: bool) -> list[str]:
+    """Names of output files holding NaN/inf; refused unless ``allow`` (then NaN becomes -inf in place)."""
+    import numpy as np
+
+    from bitcli.stages.infer_io import natural_key
+
+    bad = sorted((s for s, a in arrays.items() if not np.isfinite(a).all()), key=natural_key)
+    if not bad:
+        return []
+    names = [outputs[s].name for s in bad]
+    if not allow:
+        raise DataError(
+            f"{len(bad)} of {len(arrays)} output files hold NaN/inf values (first: {', '.join(names[:SHOWN])}); "
+            "accuracy from them would be meaningless",
+            hint="check the model and its inputs (`bit export` verifies the model), or pass --allow-nonfinite "
+            "to score them anyway (NaN counts as never predicted)",
+        )
+    for stem in bad:
+        arrays[stem] = np.nan_to_num(arrays[stem], nan=-np.inf)
+    return names
 
 
 def _classes_from(arrays: dict[str, Any], outputs: dict[str, Path], fmt: str, entries: list) -> int:

@@ -89,6 +89,10 @@ def onnx_from_checkpoint(
     arch = resolve_arch(arch)
     _check_settings(opset, image_size, Path(output))
     output = Path(output)
+    if str(weights) != "random":
+        from bitcli.artifacts import check_replaceable
+
+        check_replaceable(output, "--output", inputs={"--weights": Path(str(weights)), "--dataset-path": dataset_path})
     expected = _expected_meta(weights, arch, num_classes, opset, image_size, seed)
     if not force and is_current(output, expected, keys=_CURRENT_KEYS):
         meta = read_sidecar(output) or expected
@@ -119,7 +123,7 @@ def _write_verified(model: Any, output: Path, opset: int, image_size: int, probe
                 raise ExportError(
                     f"ONNX disagrees with torch: {problem}; {output} not written",
                     hint="non-finite torch outputs mean damaged weights: check the checkpoint"
-                    if check["nonfinite_ref"] else "try another --opset, or report it with --debug output",
+                    if check.get("nonfinite_ref") else "try another --opset, or report it with --debug output",
                 )
     except OSError as exc:
         from bitcli.errors import os_error
@@ -141,6 +145,12 @@ def _check_settings(opset: int, image_size: int, output: Path) -> None:
         raise ConfigError(f"image size {image_size} too small: the network downsamples 32x", hint="use --image-size 128")
     if output.is_dir():
         raise ConfigError(f"--output {output} is a directory", hint=f"name a file, e.g. {output / 'bit.onnx'}")
+    from bitcli.artifacts import check_replaceable
+
+    blocker = next((p for p in output.parents if p.exists() and not p.is_dir()), None)
+    if blocker is not None:  # before loading anything
+        raise ConfigError(f"cannot create {output}: {blocker} is a file, not a folder", hint="choose another --output")
+    check_replaceable(output, "--output")
 
 
 def _tool_versions() -> dict[str, str]:

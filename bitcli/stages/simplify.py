@@ -85,8 +85,13 @@ def simplified_onnx_per_bs(
     digest = sha256_file(model)
     ops_before = op_counts(onnx_model)
     rows = []
+    from bitcli.artifacts import check_replaceable
+
+    outs = {bs: sim_onnx_path(output_dir, Path(model).stem, bs) for bs in sizes}
+    for out in outs.values():  # before any work: bit replaces only its own files
+        check_replaceable(out, "--output-dir", inputs={"--model": Path(model)})
     for bs in sizes:
-        out = sim_onnx_path(output_dir, Path(model).stem, bs)
+        out = outs[bs]
         expected = _expected_meta(Path(model), digest, bs, size)
         if not force and is_current(out, expected, keys=_CURRENT_KEYS):
             meta = read_sidecar(out) or {}
