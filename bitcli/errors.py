@@ -75,7 +75,7 @@ def require(module: str, *, extra: str = "", purpose: str = ""):
         ) from None
 
 
-class StorageError(BitError):
+class StorageError(DataError):
     """The file system refused a read or write: full, read-only, no permission, a folder gone."""
 
 

@@ -66,6 +66,9 @@ def output_files(output_dir: Path) -> dict[str, Path]:
         DataError: the folder is missing or holds no output file.
     """
     output_dir = Path(output_dir)
+    if output_dir.exists() and not output_dir.is_dir():
+        raise DataError(f"output folder {output_dir} is a file, not a folder",
+                        hint="pass the result folder, e.g. --output-dir WORKDIR/result/result_bs8")
     if not output_dir.is_dir():
         raise DataError(f"output folder {output_dir} does not exist", hint="run `bit infer` first, or pass --output-dir DIR")
     folders = [output_dir] + sorted(p for p in output_dir.iterdir() if p.is_dir() and DEVICE_DIR_RE.match(p.name))
@@ -109,9 +112,11 @@ def parse_labels(label_path: Path) -> tuple[str, list[tuple[str, list[str]]]]:
     resolved against the outputs) or ``batch`` (more tokens).
     """
     label_path = Path(label_path)
+    if label_path.is_dir():
+        raise DataError(f"label path {label_path} is a folder, not a file", hint="pass --label-path FILE, e.g. WORKDIR/label.txt")
     if not label_path.is_file():
         raise DataError(f"label file {label_path} does not exist", hint="run `bit data` (it writes label.txt), or pass --label-path FILE")
-    lines = [line.split() for line in label_path.read_text().splitlines()]
+    lines = [line.split() for line in _label_text(label_path).splitlines()]
     while lines and not lines[-1]:
         lines.pop()
     if not lines:
@@ -132,6 +137,19 @@ def parse_labels(label_path: Path) -> tuple[str, list[tuple[str, list[str]]]]:
             hint="use one class per line, '{stem} {class}' lines, or the per-batch format (classes only)",
         )
     return "batch", [(str(i), tokens) for i, tokens in enumerate(lines)]
+
+
+def _label_text(label_path: Path) -> str:
+    """The label file as text: UTF-8, a leading BOM dropped; a binary file is a clear error."""
+    data = label_path.read_bytes()
+    if b"\0" in data[:4096]:
+        raise DataError(f"label file {label_path} is a binary file, not text",
+                        hint="point --label-path at the label.txt `bit data` wrote (one class per line)")
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise DataError(f"label file {label_path} is not UTF-8 text (byte 0x{data[exc.start]:02x} at offset {exc.start})",
+                        hint="point --label-path at the label.txt `bit data` wrote (one class per line)") from None
 
 
 def _is_int(text: str) -> bool:

@@ -44,6 +44,9 @@ def input_files(input_dir: Path) -> list[Path]:
         DataError: the folder is missing or holds no such file.
     """
     input_dir = Path(input_dir)
+    if input_dir.exists() and not input_dir.is_dir():
+        raise DataError(f"input folder {input_dir} is a file, not a folder",
+                        hint="pass the folder holding the .bin files, e.g. --input WORKDIR/dataset_bin")
     if not input_dir.is_dir():
         raise DataError(f"input folder {input_dir} does not exist", hint="run `bit data` first, or pass --input DIR")
     files = sorted(p for p in input_dir.iterdir() if p.suffix in INPUT_SUFFIXES and p.is_file())
