@@ -85,6 +85,10 @@ def boundary(command: Callable[..., Any]) -> Callable[..., Any]:
                 raise
             ui.error(f"internal error: {type(exc).__name__}: {exc}", "rerun with --debug (or BIT_DEBUG=1) for the traceback")
             raise typer.Exit(1) from None
+        finally:
+            from bitcli.resources import release_held
+
+            release_held()
 
     return wrapper
 

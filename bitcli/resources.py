@@ -114,6 +114,35 @@ def workdir_lock(folder: Path) -> Iterator[None]:
         lock.release()
 
 
+_HELD: dict[str, object] = {}
+
+
+def hold_workdir(folder: Path, *, create: bool = True) -> None:
+    """Take the workdir lock for the rest of the command (released by :func:`release_held`).
+
+    Args:
+        folder: the workdir.
+        create: make the folder when missing (commands that write there); otherwise a
+            missing folder is not locked (nothing there to protect).
+
+    Raises:
+        Busy: another bit holds it.
+    """
+    folder = Path(folder).resolve()
+    if str(folder) in _HELD or (not create and not folder.is_dir()):
+        return
+    manager = workdir_lock(folder)
+    manager.__enter__()
+    _HELD[str(folder)] = manager
+
+
+def release_held() -> None:
+    """Release every lock :func:`hold_workdir` took (the CLI boundary calls this when a command ends)."""
+    while _HELD:
+        _, manager = _HELD.popitem()
+        manager.__exit__(None, None, None)  # type: ignore[attr-defined]
+
+
 # --------------------------------------------------------------------------- stale temporary files
 
 

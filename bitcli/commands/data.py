@@ -8,7 +8,7 @@ from typing import Annotated, Optional
 import typer
 
 from bitcli import report, ui
-from bitcli.commands._common import ForceOpt, JsonOpt, ProfileOpt, WorkdirOpt, settings
+from bitcli.commands._common import ForceOpt, JsonOpt, ProfileOpt, WorkdirOpt, lock_workdir, settings
 
 
 def data_cli(
@@ -36,6 +36,7 @@ def data_cli(
         raise ConfigError("--synthetic and --download both given", hint="--synthetic makes its own data; drop one of them")
     cfg = settings(profile, workdir=workdir, dataset__path=dataset_path, dataset__limit=limit,
                    dataset__download=True if download else None, dataset__synthetic=synthetic)
+    lock_workdir(cfg)
     names = cfg.artifacts
     save = save_path or names.dataset_bin
     labels = label_path or names.label_txt

@@ -8,7 +8,7 @@ from typing import Annotated, Optional
 import typer
 
 from bitcli import report, ui
-from bitcli.commands._common import BsOpt, JsonOpt, ProfileOpt, WorkdirOpt, settings
+from bitcli.commands._common import BsOpt, JsonOpt, ProfileOpt, WorkdirOpt, lock_workdir, settings
 
 
 def eval_cli(
@@ -31,6 +31,7 @@ def eval_cli(
     from bitcli.stages.evaluate import accuracy_from_outputs
 
     cfg = settings(profile, workdir=workdir, batch_sizes=bs)
+    lock_workdir(cfg, create=False)
     names = cfg.artifacts
     if output_dir is not None:
         folders = [output_dir]

@@ -8,7 +8,7 @@ from typing import Annotated, Optional
 import typer
 
 from bitcli import report, ui
-from bitcli.commands._common import BsOpt, ProfileOpt, WorkdirOpt, settings
+from bitcli.commands._common import BsOpt, ProfileOpt, WorkdirOpt, lock_workdir, settings
 
 BackendOpt = Annotated[
     Optional[str],
@@ -52,6 +52,7 @@ def infer_cli(
     check_backend_name(backend)
     cfg = settings(profile, workdir=workdir, batch_sizes=bs, backend=backend,
                    onnxruntime__provider=provider, onnxruntime__threads=threads)
+    lock_workdir(cfg)
     cls, why = select_backend(cfg["backend"], {"set_env": cfg["ascend.set_env"]})
     ui.info(why)
     names = cfg.artifacts
