@@ -37,6 +37,11 @@ def data_cli(
     cfg = settings(profile, workdir=workdir, dataset__path=dataset_path, dataset__limit=limit,
                    dataset__download=True if download else None, dataset__synthetic=synthetic)
     lock_workdir(cfg)
+    if cfg["dataset.synthetic"]:  # images, their pickle and its copy in memory at once
+        from bitcli.resources import check_memory
+
+        check_memory(cfg["dataset.synthetic"] * 3072 * 3, f"--synthetic {cfg['dataset.synthetic']}",
+                     hint="ask for fewer synthetic images")
     names = cfg.artifacts
     save = save_path or names.dataset_bin
     labels = label_path or names.label_txt

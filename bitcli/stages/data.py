@@ -206,6 +206,18 @@ def _run_parallel(dataset: CifarTest, todo: list[int], save_path: Path, size: in
     return crcs
 
 
+def _check_space(save_path: Path, need: int) -> None:
+    """Refuse before writing when the files cannot fit on the disk (with both figures)."""
+    import shutil
+
+    from bitcli.errors import StorageError, human_bytes
+
+    free = shutil.disk_usage(save_path).free
+    if need > free:
+        raise StorageError(f"not enough space in {save_path}: about {human_bytes(need)} needed, {human_bytes(free)} free",
+                           hint="free some space, choose another --save-path, or convert fewer images with --limit N")
+
+
 def _expected_manifest(dataset: CifarTest, count: int, size: int) -> dict:
     return {
         "format": "bit-data",
@@ -328,6 +340,7 @@ def bins_from_cifar(
 
     done, crcs = _prepare_folder(save_path, expected, count, force)
     todo = [i for i in range(count) if i not in done]
+    _check_space(save_path, len(todo) * expected["bytes_per_file"])
     crcs.update(_run_parallel(dataset, todo, save_path, image_size, workers or os.cpu_count() or 1, progress))
     try:
         write_labels(label_path, labels)

@@ -82,6 +82,7 @@ def simplified_onnx_per_bs(
     sizes = _check_batch_sizes(batch_sizes)
     onnx_model = _load_onnx(Path(model))
     input_name, size = _input_spec(onnx_model, image_size)
+    _check_static_batch(onnx_model, Path(model), sizes)
     digest = sha256_file(model)
     ops_before = op_counts(onnx_model)
     rows = []
@@ -137,6 +138,21 @@ def _input_spec(onnx_model: Any, image_size: int) -> tuple[str, int]:
     dims = inputs[0].type.tensor_type.shape.dim
     static = [d.dim_value for d in dims[2:4] if d.dim_value > 0]
     return inputs[0].name, static[0] if len(static) == 2 else image_size
+
+
+def _check_static_batch(onnx_model: Any, path: Path, sizes: list[int]) -> None:
+    """A model with a fixed batch size serves only that size; an N x 3 x H x W input is required."""
+    inits = {i.name for i in onnx_model.graph.initializer}
+    dims = next(i for i in onnx_model.graph.input if i.name not in inits).type.tensor_type.shape.dim
+    shape = [d.dim_value if d.dim_value > 0 else (d.dim_param or "?") for d in dims]
+    if len(dims) != 4 or (dims[1].dim_value and dims[1].dim_value != 3):
+        raise ExportError(f"{path}'s input is {shape}, not N x 3 x H x W", hint="pass the .onnx file `bit export` wrote")
+    fixed = dims[0].dim_value
+    others = [b for b in sizes if fixed > 0 and b != fixed]
+    if others:
+        raise ConfigError(f"{path} has a static batch size of {fixed} (input {shape}); it cannot serve bs "
+                          f"{','.join(map(str, others))}",
+                          hint=f"simplify the dynamic-batch model `bit export` wrote (bit.onnx), or use --bs {fixed}")
 
 
 def _expected_meta(model: Path, digest: str, bs: int, size: int) -> dict[str, Any]:
