@@ -201,11 +201,16 @@ def atomic_path(final: Path) -> Iterator[Path]:
     """Yield a temporary path beside ``final``; rename it over ``final`` on success.
 
     On any exception the temporary file is removed and ``final`` is untouched,
-    so readers only ever see complete files.
+    so readers only ever see complete files. The temporary name carries this
+    process's pid (``.NAME.PID.xxxx.part``); such files left by a killed
+    writer of the same artefact are removed first.
     """
+    from bitcli.resources import remove_stale_temps, temp_prefix
+
     final = Path(final)
     final.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{final.name}.", suffix=".part", dir=final.parent)
+    remove_stale_temps(final.parent, final.name)
+    fd, tmp = tempfile.mkstemp(prefix=temp_prefix(final.name), suffix=".part", dir=final.parent)
     os.close(fd)
     tmp_path = Path(tmp)
     # mkstemp makes 0600; artefacts are shared read-only data (ais_bench of 2024
@@ -228,3 +233,41 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
 def atomic_write_text(path: Path, text: str) -> None:
     """Write ``text`` to ``path`` through a temporary name and a rename."""
     atomic_write_bytes(path, text.encode())
+
+
+# --------------------------------------------------------------------------- never destroy a user's file
+
+
+def same_file(a: Path, b: Path) -> bool:
+    """True when ``a`` and ``b`` name one existing file (links and ``..`` included)."""
+    try:
+        return Path(a).exists() and Path(b).exists() and os.path.samefile(a, b)
+    except OSError:
+        return False
+
+
+def check_replaceable(path: Path, flag: str, *, inputs: dict[str, Path] | None = None) -> None:
+    """Refuse to write ``path`` over an input, a folder, or a file bit did not write.
+
+    bit overwrites only its own artefacts, which carry a ``.json`` sidecar.
+
+    Args:
+        path: the file about to be (re)written.
+        flag: the option that names it (for the hint), e.g. ``--output``.
+        inputs: option → path of the inputs of the same command.
+
+    Raises:
+        DataError: naming the file and the fix.
+    """
+    from bitcli.errors import DataError
+
+    path = Path(path)
+    for name, source in (inputs or {}).items():
+        if source is not None and (same_file(path, source) or Path(path).resolve() == Path(source).resolve()):
+            raise DataError(f"{flag} {path} is the same file as {name} {source}; refusing to overwrite an input",
+                            hint=f"choose another {flag}")
+    if path.is_dir():
+        raise DataError(f"{flag} {path} is a folder, not a file", hint=f"name a file, e.g. {path / 'bit.onnx'}")
+    if (path.exists() or path.is_symlink()) and not sidecar_path(path).is_file():
+        raise DataError(f"{path} exists and was not written by bit (it has no {sidecar_path(path).name} sidecar); "
+                        "refusing to overwrite it", hint=f"move it away yourself, or choose another {flag}")

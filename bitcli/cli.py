@@ -69,16 +69,36 @@ def boundary(command: Callable[..., Any]) -> Callable[..., Any]:
         except BrokenPipeError:  # `bit eval --json | head`: the reader is gone, nothing to report
             _silence_stdout()
             raise typer.Exit(1) from None
-        except KeyboardInterrupt:
-            ui.error("interrupted", "finished outputs are kept; run the same command again to continue")
-            raise typer.Exit(130) from None
+        except KeyboardInterrupt as exc:
+            signame = "SIGTERM" if isinstance(exc, Terminated) else "Ctrl-C"
+            ui.error(f"interrupted ({signame}); no half-written file was published",
+                     "run the same command again: bit data and bit infer continue from the files they finished")
+            raise typer.Exit(143 if isinstance(exc, Terminated) else 130) from None
+        except OSError as exc:  # a fault of the file system that no stage turned into a BitError
+            from bitcli.errors import os_error
+
+            known = os_error(exc)
+            ui.error(known.message, known.hint)
+            raise typer.Exit(1) from None
         except Exception as exc:  # a bug: say so, and how to see it
             if ui.state.debug or os.environ.get("BIT_DEBUG", "") not in ("", "0"):
                 raise
             ui.error(f"internal error: {type(exc).__name__}: {exc}", "rerun with --debug (or BIT_DEBUG=1) for the traceback")
             raise typer.Exit(1) from None
+        finally:
+            from bitcli.resources import release_held
+
+            release_held()
 
     return wrapper
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, raised where the process is, so it unwinds exactly like Ctrl-C (temp files removed)."""
+
+
+def _on_sigterm(signum: int, frame: Any) -> None:
+    raise Terminated()
 
 
 def _silence_stdout() -> None:
@@ -120,6 +140,9 @@ app.command("doctor")(boundary(doctor_cli))
 
 def main() -> None:
     """Console-script entry point (``bit``)."""
+    import signal
+
+    signal.signal(signal.SIGTERM, _on_sigterm)
     try:
         app(prog_name="bit")
     except BrokenPipeError:

@@ -40,6 +40,20 @@ def _pos_int(v: Any) -> int:
     return v
 
 
+MAX_BATCH = 4096        # ais_bench refuses larger batches (ascend-tools.md)
+MAX_IMAGE_SIZE = 1024   # 8x the trained 128 px; one 1024 px sample is 12 MiB, activations far more
+MAX_SYNTHETIC = 1_000_000
+
+
+def _upto(limit: int) -> Callable[[Any], int]:
+    def check(v: Any) -> int:
+        if _pos_int(v) > limit:
+            raise ValueError(f"{v} is above the largest supported value, {limit}")
+        return v
+
+    return check
+
+
 def _nonneg_int(v: Any) -> int:
     if _int(v) < 0:
         raise ValueError
@@ -93,12 +107,12 @@ SCHEMA: dict[str, tuple[str, Callable[[Any], Any], bool]] = {
     "dataset.path": ("path", _str, True),
     "dataset.download": ("bool", _bool, False),
     "dataset.limit": ("positive int or null", _opt(_pos_int), False),
-    "dataset.synthetic": ("positive int or null", _opt(_pos_int), False),
+    "dataset.synthetic": (f"positive int up to {MAX_SYNTHETIC:,} or null", _opt(_upto(MAX_SYNTHETIC)), False),
     "model.arch": ("str", _str, False),
     "model.weights": ("path or 'random'", _str, True),
     "model.seed": ("int", _int, False),
     "model.num_classes": ("positive int or null", _opt(_pos_int), False),
-    "model.image_size": ("positive int", _pos_int, False),
+    "model.image_size": (f"positive int up to {MAX_IMAGE_SIZE}", _upto(MAX_IMAGE_SIZE), False),
     "model.opset": ("int", _int, False),
     "ascend.chip": ("str", _str, False),
     "ascend.devices": ("list of device ids (int >= 0)", _int_list, False),
@@ -107,7 +121,7 @@ SCHEMA: dict[str, tuple[str, Callable[[Any], Any], bool]] = {
     "backend": ("one of " + "|".join(BACKENDS), _choice(*BACKENDS), False),
     "onnxruntime.provider": ("str", _str, False),
     "onnxruntime.threads": ("positive int or null", _opt(_pos_int), False),
-    "batch_sizes": ("list of distinct positive ints", _bs_list, False),
+    "batch_sizes": (f"list of distinct positive ints up to {MAX_BATCH}", _bs_list, False),
     "bench.loop": ("positive int", _pos_int, False),
     "bench.warmup": ("int >= 0", _nonneg_int, False),
 }
@@ -343,6 +357,8 @@ def batch_size_problems(items: list[str]) -> list[str]:
             continue
         if value <= 0:
             problems.append(f"'{text}' is not a positive batch size")
+        elif value > MAX_BATCH:
+            problems.append(f"{value} is above ais_bench's largest batch size, {MAX_BATCH}")
         elif value in seen:
             problems.append(f"{value} is listed twice")
         seen.add(value)

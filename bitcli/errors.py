@@ -73,3 +73,65 @@ def require(module: str, *, extra: str = "", purpose: str = ""):
             f"Python package '{module}' is not importable{what}: {exc}",
             hint=f"install it: pip install {extra or module}",
         ) from None
+
+
+class StorageError(DataError):
+    """The file system refused a read or write: full, read-only, no permission, a folder gone."""
+
+
+def human_bytes(count: float) -> str:
+    """``1536`` → ``1.5 KiB`` (binary units, one decimal)."""
+    value = float(count)
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
+        if abs(value) < 1024 or unit == "TiB":
+            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1024
+    return f"{value:.1f} TiB"  # pragma: no cover
+
+
+def os_error(exc: OSError, path: object = None, flag: str = "", *, need: int | None = None) -> StorageError:
+    """One clear line for an operating-system fault on ``path`` (full disk, read-only, gone, ...).
+
+    Args:
+        exc: the OSError raised by the write or read.
+        path: the file or folder bit was working on (default: the error's own file name).
+        flag: the option that chooses that place, named in the hint (e.g. ``--output``).
+        need: bytes the operation needs, for the out-of-space message.
+
+    Returns:
+        A :class:`StorageError` to raise.
+    """
+    import errno
+    import os
+    import shutil
+    from pathlib import Path
+
+    where = Path(str(path if path is not None else (exc.filename or "?")))
+    elsewhere = f"choose another {flag}" if flag else "choose another place"
+    code = exc.errno
+    if code in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG):
+        folder = where if where.is_dir() else where.parent
+        free = ""
+        try:
+            free = f", {human_bytes(shutil.disk_usage(folder).free)} free"
+        except OSError:
+            pass
+        needed = f"; about {human_bytes(need)} needed" if need else ""
+        what = "file size limit reached" if code == errno.EFBIG else "no space left"
+        return StorageError(f"{what} while writing in {folder}{needed}{free}",
+                            hint=f"free some space or {elsewhere}; nothing older was replaced")
+    if code == errno.EROFS:
+        return StorageError(f"{where} is on a read-only file system", hint=elsewhere)
+    if code in (errno.EACCES, errno.EPERM):
+        return StorageError(f"no permission to write {where}", hint=f"fix its permissions or {elsewhere}")
+    if code == errno.ENOENT:
+        return StorageError(f"{where} does not exist (was its folder deleted while bit ran?)",
+                            hint="recreate the folder and run the command again")
+    if code in (errno.ENOTDIR, errno.EEXIST):
+        blocker = next((p for p in [where, *where.parents] if p.exists() and not p.is_dir()), None)
+        if blocker is not None and blocker != where:
+            return StorageError(f"cannot create {where}: {blocker} is a file, not a folder", hint=elsewhere)
+    if code == errno.EISDIR:
+        return StorageError(f"{where} is a folder, not a file", hint=f"name a file, or {elsewhere}")
+    reason = exc.strerror or os.strerror(code or 0) or type(exc).__name__
+    return StorageError(f"cannot use {where}: {reason}", hint=elsewhere)

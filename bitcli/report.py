@@ -25,10 +25,19 @@ def print_json(data: Any) -> None:
 
 def make_table(title: str, columns: Iterable[str]) -> Table:
     """A table in the house style: title, header, right-aligned numbers are the caller's job."""
-    table = Table(title=title, title_justify="left", header_style="bold")
+    from rich.markup import escape
+
+    table = Table(title=escape(title), title_justify="left", header_style="bold")  # titles carry user paths
     for column in columns:
         table.add_column(column)
     return table
+
+
+def _plain(text: str) -> str:
+    """A user string (path, name) shown literally: rich markup such as ``[bold]`` escaped."""
+    from rich.markup import escape
+
+    return escape(text)
 
 
 def render_settings(settings: Any) -> None:
@@ -37,7 +46,7 @@ def render_settings(settings: Any) -> None:
     table = make_table(f"Effective settings — {where}", ["key", "value", "source"])
     for key, value in settings.values.items():
         shown = ",".join(map(str, value)) if isinstance(value, tuple) else str(value)
-        table.add_row(key, shown, settings.sources[key])
+        table.add_row(key, _plain(shown), _plain(settings.sources[key]))
     ui.out.print(table)
 
 
@@ -79,13 +88,13 @@ _CIFAR10_NAMES = ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog"
 def render_infer(result: Any) -> None:
     """``bit infer``: one batch size's run (outputs, compute time, throughput)."""
     table = make_table(f"Inference — {result.backend} ({result.device}), bs {result.bs}", ["", "value"])
-    table.add_row("outputs", f"{result.samples} in {result.result_dir}")
+    table.add_row("outputs", _plain(f"{result.samples} in {result.result_dir}"))
     table.add_row("runs", f"{result.runs}" + (f" (last padded with {result.padded} copies)" if result.padded else ""))
     table.add_row("compute mean", f"{result.mean_compute_ms:.3f} ms per batch")
     table.add_row("throughput (compute)", f"{result.throughput:,.2f} samples/s")
     if result.wall_s:
         table.add_row("end to end", f"{result.images_per_s:,.2f} img/s ({result.wall_s:.1f} s)")
-    table.add_row("summary", str(result.summary_path))
+    table.add_row("summary", _plain(str(result.summary_path)))
     ui.out.print(table)
 
 
@@ -157,7 +166,7 @@ def render_export(result: Any) -> None:
         ("max |Δ| torch vs ONNX", f"{diff} over {data['samples']} images"), ("top-1 agreement", agree),
         ("time", f"{data['seconds']:.1f} s"),
     ):  # fmt: skip
-        table.add_row(item, str(value))
+        table.add_row(item, _plain(str(value)))
     ui.out.print(table)
     for note in data["notes"]:
         ui.warn(note)
@@ -184,7 +193,7 @@ def render_simplify(result: Any) -> None:
         status = f"[red]failed[/red]: {escape(r.error)}" if r.error else r.status
         diff = "—" if r.max_abs_diff is None else f"{r.max_abs_diff:.3g}"
         nodes = f"{sum(r.ops_before.values())} → {sum(r.ops_after.values())}" if r.ops_after else "—"
-        table.add_row(str(r.bs), status, str(r.path.name), f"{r.seconds:.2f}", diff, nodes)
+        table.add_row(str(r.bs), status, _plain(str(r.path.name)), f"{r.seconds:.2f}", diff, nodes)
     ui.out.print(table)
     done = [r for r in result.rows if r.ops_after]
     if not done:
@@ -349,7 +358,7 @@ def render_atc(result: Any) -> None:
     """``bit atc``: one row per batch size with its .om, status and ATC time."""
     table = make_table(f"ATC — {result.soc_version} — {result.model_dir}", ["bs", "om", "status", "time s"])
     for r in result.rows:
-        table.add_row(str(r.bs), r.om.name, r.status, f"{r.seconds:.1f}" if r.seconds else "—")
+        table.add_row(str(r.bs), _plain(r.om.name), r.status, f"{r.seconds:.1f}" if r.seconds else "—")
     ui.out.print(table)
 
 

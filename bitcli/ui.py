@@ -23,8 +23,9 @@ class UiState:
 
 
 state = UiState()
-err = Console(stderr=True, highlight=False)
-out = Console(highlight=False)
+# emoji=False: a path holding ":x:" must print as typed, not as an emoji (markup is escaped per message)
+err = Console(stderr=True, highlight=False, emoji=False)
+out = Console(highlight=False, emoji=False)
 
 
 def info(message: str) -> None:

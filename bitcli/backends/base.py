@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar, Mapping
 
-from bitcli.errors import BackendUnavailable, ConfigError
+from bitcli.errors import BackendUnavailable, BitError, ConfigError
 
 # name -> "module:Class"; ``auto`` is resolved by :func:`select_backend`.
 REGISTRY: dict[str, str] = {
@@ -150,7 +150,10 @@ def select_backend(name: str, context: Mapping[str, Any] | None = None) -> tuple
     skipped: list[str] = []
     for candidate in AUTO_ORDER:
         cls = backend_class(candidate)
-        reason = cls.available(context)
+        try:
+            reason = cls.available(context)
+        except BitError as exc:  # e.g. the profile's set_env.sh fails: auto falls back and says why
+            reason = exc.message
         if reason is None:
             why = "; ".join(skipped)
             return cls, f"backend: {candidate} (auto{': ' + why if why else ''})"

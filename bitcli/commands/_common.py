@@ -46,6 +46,13 @@ BsOpt = Annotated[
 ]
 
 
+def lock_workdir(cfg: Settings, *, create: bool = True) -> None:
+    """One bit per workdir: stop at once with "another bit (pid N) is using WORKDIR" (held until the command ends)."""
+    from bitcli.resources import hold_workdir
+
+    hold_workdir(cfg.workdir, create=create)
+
+
 def settings(profile: Optional[Path], **flags: Any) -> Settings:
     """Resolve the configuration with the given flags (dotted keys as ``model__arch``).
 

@@ -8,7 +8,7 @@ from typing import Annotated, Optional
 import typer
 
 from bitcli import report, ui
-from bitcli.commands._common import BsOpt, ForceOpt, JsonOpt, ProfileOpt, WorkdirOpt, settings
+from bitcli.commands._common import BsOpt, ForceOpt, JsonOpt, ProfileOpt, WorkdirOpt, lock_workdir, settings
 
 
 def atc_cli(
@@ -26,6 +26,7 @@ def atc_cli(
     from bitcli.stages.atc import om_from_onnx
 
     cfg = settings(profile, workdir=workdir, batch_sizes=bs, ascend__chip=chip, ascend__precision_mode=precision_mode)
+    lock_workdir(cfg)
     folder = model_dir or cfg.workdir
     if not dry_run:
         ui.info(f"atc for batch sizes {','.join(map(str, cfg.batch_sizes))} in {folder}")

@@ -8,7 +8,7 @@ from typing import Annotated, Optional
 import typer
 
 from bitcli import report, ui
-from bitcli.commands._common import BsOpt, JsonOpt, ProfileOpt, WorkdirOpt, settings
+from bitcli.commands._common import BsOpt, JsonOpt, ProfileOpt, WorkdirOpt, lock_workdir, settings
 from bitcli.commands.infer import BackendOpt, ProviderOpt, ThreadsOpt, check_backend_name
 
 
@@ -35,6 +35,7 @@ def bench_cli(
     check_backend_name(backend)
     cfg = settings(profile, workdir=workdir, batch_sizes=bs, backend=backend, bench__loop=loop, bench__warmup=warmup,
                    onnxruntime__provider=provider, onnxruntime__threads=threads)
+    lock_workdir(cfg)
     cls, why = select_backend(cfg["backend"], {"set_env": cfg["ascend.set_env"]})
     ui.info(why)
     where = model_dir or cfg.workdir

@@ -8,7 +8,7 @@ from typing import Annotated, Optional
 import typer
 
 from bitcli import report, ui
-from bitcli.commands._common import ForceOpt, JsonOpt, ProfileOpt, WorkdirOpt, settings
+from bitcli.commands._common import ForceOpt, JsonOpt, ProfileOpt, WorkdirOpt, lock_workdir, settings
 
 
 def data_cli(
@@ -19,6 +19,7 @@ def data_cli(
     download: Annotated[bool, typer.Option("--download", help="Fetch cifar-10-python.tar.gz (md5-checked, resumable) into the dataset path when missing \\[profile: dataset.download].")] = False,
     synthetic: Annotated[Optional[int], typer.Option("--synthetic", help="Write N deterministic synthetic images in CIFAR layout (into --dataset-path, else WORKDIR/synthetic-cifar10) and convert those; demo only \\[profile: dataset.synthetic].", show_default=False)] = None,
     force: ForceOpt = False,
+    verify: Annotated[bool, typer.Option("--verify", help="Re-read every .bin and the label file and compare with the digests recorded when they were written; change nothing.")] = False,
     as_json: JsonOpt = False,
     workdir: WorkdirOpt = None,
     profile: ProfileOpt = None,
@@ -35,9 +36,17 @@ def data_cli(
         raise ConfigError("--synthetic and --download both given", hint="--synthetic makes its own data; drop one of them")
     cfg = settings(profile, workdir=workdir, dataset__path=dataset_path, dataset__limit=limit,
                    dataset__download=True if download else None, dataset__synthetic=synthetic)
+    lock_workdir(cfg)
+    if cfg["dataset.synthetic"]:  # images, their pickle and its copy in memory at once
+        from bitcli.resources import check_memory
+
+        check_memory(cfg["dataset.synthetic"] * 3072 * 3, f"--synthetic {cfg['dataset.synthetic']}",
+                     hint="ask for fewer synthetic images")
     names = cfg.artifacts
     save = save_path or names.dataset_bin
     labels = label_path or names.label_txt
+    if verify:
+        return _verify(save, labels)
     if label_path is None:
         _make_folder(names.workdir)
     stage.check_outputs(save, labels, cfg["dataset.limit"])
@@ -52,6 +61,26 @@ def data_cli(
         result = stage.bins_from_cifar(source, save, labels, image_size=cfg["model.image_size"],
                                        limit=cfg["dataset.limit"], force=force, progress=tick)
     report.render_data(result, as_json=as_json)
+
+
+def _verify(save: Path, labels: Path) -> None:
+    """`bit data --verify`: one line when everything matches, else the first bad files and exit 1."""
+    from bitcli.errors import DataError
+    from bitcli.stages.data_files import verify_folder
+
+    found = verify_folder(save, labels)
+    if found.ok:
+        extra = "" if found.labels_ok is None else f" and {labels}"
+        ui.info(f"verified {found.checked} files in {save}{extra}: all match what bit data wrote")
+        return
+    problems = []
+    if found.bad:
+        problems.append(f"{len(found.bad)} file(s) changed since written (first: {', '.join(found.bad[:3])})")
+    if found.missing:
+        problems.append(f"{len(found.missing)} file(s) missing (first: {', '.join(found.missing[:3])})")
+    if found.labels_ok is False:
+        problems.append(f"{labels} changed since written")
+    raise DataError(f"{save}: " + "; ".join(problems), hint="rewrite the folder with `bit data --force`")
 
 
 def _make_folder(folder: Path) -> None:

@@ -8,7 +8,7 @@ from typing import Annotated, Optional
 import typer
 
 from bitcli import report, ui
-from bitcli.commands._common import BsOpt, JsonOpt, ProfileOpt, WorkdirOpt, settings
+from bitcli.commands._common import BsOpt, JsonOpt, ProfileOpt, WorkdirOpt, lock_workdir, settings
 
 
 def eval_cli(
@@ -16,6 +16,7 @@ def eval_cli(
     label_path: Annotated[Optional[Path], typer.Option("--label-path", "-l", help="Labels: line i = class of i.bin, '{stem} {class}' lines, or the seed's per-batch lines (default: WORKDIR/label.txt).", show_default=False)] = None,
     topk: Annotated[int, typer.Option("--topk", min=1, help="Report top-1 … top-k accuracy.")] = 5,
     bs: BsOpt = None,
+    allow_nonfinite: Annotated[bool, typer.Option("--allow-nonfinite", help="Score outputs holding NaN/inf (counted as never predicted) instead of refusing them.")] = False,
     as_json: JsonOpt = False,
     workdir: WorkdirOpt = None,
     profile: ProfileOpt = None,
@@ -30,6 +31,7 @@ def eval_cli(
     from bitcli.stages.evaluate import accuracy_from_outputs
 
     cfg = settings(profile, workdir=workdir, batch_sizes=bs)
+    lock_workdir(cfg, create=False)
     names = cfg.artifacts
     if output_dir is not None:
         folders = [output_dir]
@@ -43,11 +45,20 @@ def eval_cli(
                 hint="run `bit infer` first, or pass --output-dir DIR",
             )
     labels = label_path or names.label_txt
-    results = [accuracy_from_outputs(f, labels, topk=topk, num_classes=cfg["model.num_classes"]) for f in folders]
+    results = [accuracy_from_outputs(f, labels, topk=topk, num_classes=cfg["model.num_classes"],
+                                     allow_nonfinite=allow_nonfinite) for f in folders]  # fmt: skip
+    for result in results:
+        bad = result.extra.get("nonfinite_files")
+        if bad:
+            ui.warn(f"{result.output_dir}: {len(bad)} output files hold NaN/inf (first: {', '.join(bad[:3])}); "
+                    "scored with --allow-nonfinite, NaN counted as never predicted")
+        if result.extra.get("not_saved"):
+            ui.warn(result.extra["not_saved"])
     if as_json:
         docs = [r.to_json() for r in results]
         report.print_json(docs[0] if len(docs) == 1 else {str(r.output_dir): d for r, d in zip(results, docs)})
         return
     for result in results:
         report.render_accuracy(result)
-        ui.info(f"saved {result.json_path}")
+        if result.json_path is not None:
+            ui.info(f"saved {result.json_path}")

@@ -8,7 +8,7 @@ from typing import Annotated, Optional
 import typer
 
 from bitcli import report, ui
-from bitcli.commands._common import ForceOpt, JsonOpt, ProfileOpt, WorkdirOpt, settings
+from bitcli.commands._common import ForceOpt, JsonOpt, ProfileOpt, WorkdirOpt, lock_workdir, settings
 
 
 def export_cli(
@@ -51,6 +51,7 @@ def export_cli(
 
     s = settings(profile, workdir=workdir, model__weights=weights, model__arch=arch, model__num_classes=num_classes,
                  model__opset=opset, model__image_size=image_size, model__seed=seed)  # fmt: skip
+    lock_workdir(s)
     target = output or s.artifacts.onnx
     dataset = Path(s["dataset.path"])
     ui.info(f"exporting {s['model.weights']} ({s['model.arch']}) → {target}")

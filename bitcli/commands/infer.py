@@ -8,7 +8,7 @@ from typing import Annotated, Optional
 import typer
 
 from bitcli import report, ui
-from bitcli.commands._common import BsOpt, ProfileOpt, WorkdirOpt, settings
+from bitcli.commands._common import BsOpt, ProfileOpt, WorkdirOpt, lock_workdir, settings
 
 BackendOpt = Annotated[
     Optional[str],
@@ -44,7 +44,7 @@ def infer_cli(
     """
     from bitcli.artifacts import result_dir_path
     from bitcli.backends.base import select_backend
-    from bitcli.errors import ConfigError
+    from bitcli.errors import ConfigError, DataError
     from bitcli.stages import infer as stage
 
     if input_dir is not None and dataset_path is not None:
@@ -52,10 +52,12 @@ def infer_cli(
     check_backend_name(backend)
     cfg = settings(profile, workdir=workdir, batch_sizes=bs, backend=backend,
                    onnxruntime__provider=provider, onnxruntime__threads=threads)
+    lock_workdir(cfg)
     cls, why = select_backend(cfg["backend"], {"set_env": cfg["ascend.set_env"]})
     ui.info(why)
     names = cfg.artifacts
     root = output or names.result_root
+    broken: list[str] = []
     for size in cfg.batch_sizes:
         chosen = model or stage.standard_model(cls.name, cfg.workdir, size, weights=cfg["model.weights"])
         runner = cls(stage.options_from_settings(cfg, size, chosen))
@@ -67,6 +69,15 @@ def infer_cli(
             else:
                 result = stage.outputs_from_bins(runner, source, root, limit=limit, force=force, progress=tick)
         report.render_infer(result)
+        if result.resumed:
+            ui.info(f"bs {size}: {result.resumed} outputs came from the interrupted run, {result.samples - result.resumed} computed now")
+        if result.nonfinite:
+            broken.append(f"bs {size}: {len(result.nonfinite)} of {result.samples} outputs hold NaN/inf "
+                          f"(first: {', '.join(result.nonfinite[:3])})")
+    if broken:
+        raise DataError("non-finite model outputs: " + "; ".join(broken),
+                        hint="the model or its inputs are damaged: re-export the checkpoint (`bit export --force`) "
+                        "and check the inputs (`bit data --verify`)")
 
 
 def check_backend_name(name: Optional[str]) -> None:

@@ -8,7 +8,7 @@ from typing import Annotated, Any, Optional
 import typer
 
 from bitcli import report, ui
-from bitcli.commands._common import BsOpt, ForceOpt, JsonOpt, ProfileOpt, WorkdirOpt, settings
+from bitcli.commands._common import BsOpt, ForceOpt, JsonOpt, ProfileOpt, WorkdirOpt, lock_workdir, settings
 
 
 def all_cli(
@@ -42,6 +42,7 @@ def all_cli(
         ui.warn(stage.DEMO_NOTICE)
     steps_only = tuple(s.strip() for s in only.split(",") if s.strip()) if only else None
     stage.plan_steps(from_step, steps_only, ascend=True)  # check step names before any work
+    lock_workdir(cfg)
     with _Display(demo=demo, quiet=ui.state.quiet) as display:
         result = stage.run_all(cfg, from_step=from_step, only=steps_only, force=force, demo=demo, events=display)
     ui.info(result.backend_reason)

@@ -8,7 +8,7 @@ from typing import Annotated, Optional
 import typer
 
 from bitcli import report, ui
-from bitcli.commands._common import BsOpt, ForceOpt, JsonOpt, ProfileOpt, WorkdirOpt, settings
+from bitcli.commands._common import BsOpt, ForceOpt, JsonOpt, ProfileOpt, WorkdirOpt, lock_workdir, settings
 
 
 def simplify_cli(
@@ -28,6 +28,7 @@ def simplify_cli(
     from bitcli.stages.simplify import simplified_onnx_per_bs
 
     s = settings(profile, workdir=workdir, batch_sizes=bs)
+    lock_workdir(s)
     source = model or s.artifacts.onnx
     ui.info(f"simplifying {source} for batch sizes {','.join(map(str, s.batch_sizes))}")
     result = simplified_onnx_per_bs(source, list(s.batch_sizes), output_dir or s.workdir,

@@ -166,9 +166,12 @@ def _safe_torch_load(path: Path) -> Any:
             return torch.load(path, map_location="cpu", weights_only=True)
         except pickle.UnpicklingError as exc:
             found = re.search(r"GLOBAL ([\w.]+)", str(exc))
-            what = found.group(1) if found else str(exc).splitlines()[0]
+            # torch's own text advises weights_only=False (arbitrary code execution): never quote it
+            detail = re.search(r"WeightsUnpickler error:\s*(.+?)\s*(?:\n|$)", str(exc))
+            what = (f"it names '{found.group(1)}', which is" if found else
+                    f"it uses a pickle instruction or object ({detail.group(1) if detail else 'unknown'}) that is")
             raise CheckpointError(
-                f"refused to unpickle {path}: it names '{what}', which is not on the allow-list "
+                f"refused to unpickle {path}: {what} not on the allow-list "
                 "(tensors, containers, torch.nn layers and big_transfer's ResNetV2 classes)",
                 hint="save a state_dict instead: torch.save(model.state_dict(), 'bit_sd.pth')",
             ) from None

@@ -131,9 +131,13 @@ def _read_members(source: Path) -> tuple[bytes, bytes | None, bool]:
             meta = tar.extractfile(members["batches.meta"]).read() if "batches.meta" in members else None
             return data, meta, SYNTHETIC_MARKER in members
     except (tarfile.TarError, OSError, EOFError) as exc:
+        if source.name != TARBALL:  # a file the user named, not a download of ours: never suggest deleting it
+            raise DataError(f"{source} is neither CIFAR-10's test_batch nor a gzip tarball ({exc})",
+                            hint="point --dataset-path at the folder holding cifar-10-batches-py/ or at "
+                            f"{TARBALL}") from None  # fmt: skip
         raise DataError(
             f"{source} is not a readable gzip tarball ({exc})",
-            hint="delete it and fetch cifar-10-python.tar.gz again (bit data --download)",
+            hint="it is damaged: move it away and fetch cifar-10-python.tar.gz again (bit data --download)",
         ) from None
 
 

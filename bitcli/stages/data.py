@@ -36,6 +36,20 @@ import numpy as np
 
 from bitcli.artifacts import DATA_MANIFEST, atomic_write_text, read_json_object, sha256_file
 from bitcli.errors import DataError
+from bitcli.stages.data_files import (
+    DIGESTS,
+    SHOWN,
+    check_label_replaceable,
+    check_outputs,
+    check_record_files,
+    crc32_bytes,
+    crc32_file,
+    extra_bins,
+    read_digests,
+    unchanged,
+    write_digests,
+    write_labels,
+)
 from bitcli.stages.cifar import CifarTest, Progress, read_cifar10_test, synthetic_cifar10, write_cifar_layout  # noqa: F401 (re-exported)
 
 if TYPE_CHECKING:
@@ -141,35 +155,6 @@ def iter_preprocessed(
 # --------------------------------------------------------------------------- checks
 
 
-def check_outputs(save_path: Path, label_path: Path, limit: int | None) -> None:
-    """Fail before any work on a bad limit or unusable output paths.
-
-    Raises:
-        DataError: naming the path and the fix.
-    """
-    if limit is not None and limit <= 0:
-        raise DataError(f"--limit must be a positive number of images, got {limit}", hint="e.g. --limit 100, or leave it out for all")
-    save_path, label_path = Path(save_path), Path(label_path)
-    if save_path.exists() and not save_path.is_dir():
-        raise DataError(f"save path {save_path} is a file, not a folder", hint="give --save-path a folder (new or made by bit data)")
-    _check_writable(save_path, "save path", "--save-path")
-    if label_path.is_dir():
-        raise DataError(f"label path {label_path} is a folder", hint="give --label-path a file name, e.g. WORKDIR/label.txt")
-    if not label_path.parent.is_dir():
-        raise DataError(f"folder {label_path.parent} of the label path does not exist", hint="create it or choose another --label-path")
-    _check_writable(label_path.parent, "label folder", "--label-path")
-
-
-def _check_writable(path: Path, what: str, flag: str) -> None:
-    existing = path
-    while not existing.exists() and existing != existing.parent:
-        existing = existing.parent
-    if not existing.is_dir():
-        raise DataError(f"{what} {path} cannot be created: {existing} is a file", hint=f"choose another {flag}")
-    if not os.access(existing, os.W_OK | os.X_OK):
-        raise DataError(f"{what} {path} is not writable (no write permission on {existing})", hint=f"choose another {flag}")
-
-
 # --------------------------------------------------------------------------- conversion
 
 
@@ -179,44 +164,58 @@ def _numbered_bins(folder: Path) -> dict[int, Path]:
     return {int(m.group(1)): p for p in folder.iterdir() if (m := _BIN.match(p.name))}
 
 
-def _write_bin(path: Path, tensor: np.ndarray) -> None:
-    """Write through ``.{name}.part`` + rename, so a reader never sees half a file."""
+def _write_bin(path: Path, tensor: np.ndarray) -> str:
+    """Write through ``.{name}.part`` + rename, so a reader never sees half a file; return its CRC-32."""
     tmp = path.with_name(f".{path.name}.part")
     # 0o644 & ~umask: never group/other-writable, which ais_bench (2024) refuses for inputs
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
     try:
         view = memoryview(tensor).cast("B")
+        crc = crc32_bytes(view)
         while view:
             view = view[os.write(fd, view):]
     finally:
         os.close(fd)
     os.replace(tmp, path)
+    return crc
 
 
-def _convert(images: np.ndarray, indices: list[int], save_path: Path, size: int) -> int:
+def _convert(images: np.ndarray, indices: list[int], save_path: Path, size: int) -> dict[int, str]:
     out = np.empty((3, size, size), dtype="<f4")  # reused: no 196 KB allocation per image
-    for i in indices:
-        _write_bin(save_path / f"{i}.bin", preprocess_image(images[i], size, out=out))
-    return len(indices)
+    return {i: _write_bin(save_path / f"{i}.bin", preprocess_image(images[i], size, out=out)) for i in indices}
 
 
 def _run_parallel(dataset: CifarTest, todo: list[int], save_path: Path, size: int, workers: int,
-                  progress: Progress | None) -> None:
+                  progress: Progress | None) -> dict[int, str]:
     """Threads: Pillow's resize, numpy's take and file writes release the GIL."""
     chunk = 64
     chunks = [todo[k:k + chunk] for k in range(0, len(todo), chunk)]
-    done = 0
+    crcs: dict[int, str] = {}
     pool = ThreadPoolExecutor(max_workers=workers)
     try:
         for finished in pool.map(lambda c: _convert(dataset.images, c, save_path, size), chunks):
-            done += finished
+            crcs.update(finished)
             if progress:
-                progress(done, len(todo))
+                progress(len(crcs), len(todo))
     except OSError as exc:  # disk full, folder removed under us, ...
-        raise DataError(f"cannot write to {save_path}: {exc.strerror or exc}",
-                        hint="free some space or choose another --save-path; run again to continue") from None
+        from bitcli.errors import os_error
+
+        raise os_error(exc, save_path, "--save-path", need=(len(todo) - len(crcs)) * 3 * size * size * 4) from None
     finally:
         pool.shutdown(wait=True, cancel_futures=True)  # Ctrl-C: stop after the chunks in flight
+    return crcs
+
+
+def _check_space(save_path: Path, need: int) -> None:
+    """Refuse before writing when the files cannot fit on the disk (with both figures)."""
+    import shutil
+
+    from bitcli.errors import StorageError, human_bytes
+
+    free = shutil.disk_usage(save_path).free
+    if need > free:
+        raise StorageError(f"not enough space in {save_path}: about {human_bytes(need)} needed, {human_bytes(free)} free",
+                           hint="free some space, choose another --save-path, or convert fewer images with --limit N")
 
 
 def _expected_manifest(dataset: CifarTest, count: int, size: int) -> dict:
@@ -233,10 +232,13 @@ def _expected_manifest(dataset: CifarTest, count: int, size: int) -> dict:
 
 
 def _complete(save_path: Path, manifest: dict) -> bool:
+    """Every file present, of the right size, and untouched since written (size and time as recorded)."""
     bins = _numbered_bins(save_path)
     want = manifest["bytes_per_file"]
+    record = read_digests(save_path)
     return len(bins) == manifest["count"] and all(
-        i in bins and bins[i].stat().st_size == want for i in range(manifest["count"])
+        i in bins and bins[i].stat().st_size == want and unchanged(bins[i], record.get(f"{i}.bin"))
+        for i in range(manifest["count"])
     )
 
 
@@ -244,12 +246,29 @@ def _labels_text(dataset: CifarTest, count: int) -> str:
     return "".join(f"{int(label)}\n" for label in dataset.labels[:count])
 
 
-def _prepare_folder(save_path: Path, expected: dict, count: int, force: bool) -> set[int]:
-    """Make ``save_path`` ready; return the indices already done by an interrupted identical run."""
-    own = (save_path / MANIFEST).exists() or (save_path / PARTIAL).exists()
-    if save_path.is_dir() and not own and not force and _numbered_bins(save_path):
+def _own_count(save_path: Path) -> int | None:
+    """How many ``{i}.bin`` bit's manifest (or partial manifest) says it wrote; None: not bit's folder."""
+    docs = [read_json_object(save_path / name) for name in (MANIFEST, PARTIAL)]
+    counts = [d.get("count") for d in docs if d and isinstance(d.get("count"), int)]
+    if counts:
+        return max(counts)
+    return 0 if any((save_path / n).is_file() for n in (MANIFEST, PARTIAL)) else None
+
+
+def _prepare_folder(save_path: Path, expected: dict, count: int, force: bool) -> tuple[set[int], dict[int, str]]:
+    """Make ``save_path`` ready; return the indices already done by an interrupted identical run, and their CRCs."""
+    check_record_files(save_path, (MANIFEST, PARTIAL, DIGESTS))
+    own_count = _own_count(save_path)
+    bins = _numbered_bins(save_path)
+    if own_count is None and bins and not force:
         raise DataError(f"save path {save_path} already holds .bin files not written by bit data",
                         hint="choose a new folder (ais_bench reads every .bin in it), or pass --force to overwrite them")
+    ours, foreign = extra_bins(bins, count, own_count or 0)
+    if foreign:  # --force overwrites 0..count-1 as promised, but never deletes someone's other files
+        names = ", ".join(p.name for p in foreign[:SHOWN])
+        raise DataError(f"save path {save_path} holds {len(foreign)} .bin file(s) bit data did not write and would "
+                        f"not overwrite ({names}{', …' if len(foreign) > SHOWN else ''}); ais_bench would read them too",
+                        hint="choose a new folder, or move those files away")
     try:
         save_path.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
@@ -261,14 +280,14 @@ def _prepare_folder(save_path: Path, expected: dict, count: int, force: bool) ->
     (save_path / MANIFEST).unlink(missing_ok=True)  # the folder is about to change
     if not resume:
         atomic_write_text(save_path / PARTIAL, json.dumps(expected, indent=2, sort_keys=True) + "\n")
-    bins = _numbered_bins(save_path)
-    for index, path in bins.items():
-        if index >= count:  # left from a larger earlier run; ais_bench would read them
-            path.unlink()
+    for path in ours:  # bit's own, left from a larger earlier run; ais_bench would read them
+        path.unlink()
     if not resume:
-        return set()
-    want = expected["bytes_per_file"]
-    return {i for i, p in bins.items() if i < count and p.stat().st_size == want}
+        return set(), {}
+    want, record = expected["bytes_per_file"], read_digests(save_path)
+    kept = {i for i, p in bins.items() if i < count and p.stat().st_size == want
+            and (not record or unchanged(p, record.get(p.name)))}  # fmt: skip
+    return kept, {i: (record[f"{i}.bin"][2] if f"{i}.bin" in record else crc32_file(bins[i])) for i in kept}
 
 
 def bins_from_cifar(
@@ -312,18 +331,24 @@ def bins_from_cifar(
         return DataResult(count, written, count * expected["bytes_per_file"], time.perf_counter() - started, skipped,
                           save_path, label_path, dataset.synthetic, save_path / MANIFEST, dataset.source, resumed)
 
+    check_record_files(save_path, (MANIFEST, PARTIAL, DIGESTS))
+    check_label_replaceable(label_path, labels, {"--dataset-path": dataset.source})
     if not force and read_json_object(save_path / MANIFEST) == expected and _complete(save_path, expected):
         if not (label_path.is_file() and label_path.read_text() == labels):
-            atomic_write_text(label_path, labels)
+            write_labels(label_path, labels)
         return result(0, True)
 
-    done = _prepare_folder(save_path, expected, count, force)
+    done, crcs = _prepare_folder(save_path, expected, count, force)
     todo = [i for i in range(count) if i not in done]
-    _run_parallel(dataset, todo, save_path, image_size, workers or os.cpu_count() or 1, progress)
+    _check_space(save_path, len(todo) * expected["bytes_per_file"])
+    crcs.update(_run_parallel(dataset, todo, save_path, image_size, workers or os.cpu_count() or 1, progress))
     try:
-        atomic_write_text(label_path, labels)
+        write_labels(label_path, labels)
     except OSError as exc:
-        raise DataError(f"cannot write label file {label_path}: {exc.strerror}", hint="choose another --label-path") from None
+        from bitcli.errors import os_error
+
+        raise os_error(exc, label_path, "--label-path") from None
+    write_digests(save_path, crcs)
     atomic_write_text(save_path / MANIFEST, json.dumps(expected, indent=2, sort_keys=True) + "\n")
     (save_path / PARTIAL).unlink(missing_ok=True)
     return result(len(todo), False, len(done))

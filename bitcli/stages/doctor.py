@@ -12,6 +12,7 @@ import sys
 from dataclasses import dataclass, field
 from importlib import metadata, util
 from pathlib import Path
+from typing import Any
 
 from bitcli.errors import BitError
 
@@ -30,7 +31,7 @@ class DoctorCheck:
     """One row: what was looked for, what was found, and what it means."""
 
     name: str
-    status: str              # ok | missing | warn | info
+    status: str              # ok | missing | broken | warn | info
     found: str
     affects: str = ""
     fix: str = ""
@@ -60,12 +61,22 @@ def check_host(*, backend: str, set_env: str, workdir: Path, devices: tuple[int,
     """
     checks = [DoctorCheck("python", "ok", f"{sys.version.split()[0]} ({sys.executable})")]
     checks += [_package(name) for name in PACKAGES]
-    checks += _cann(set_env)
-    checks += _npu(set_env, devices)
-    checks.append(_ais(set_env))
+    checks += _guarded("CANN set_env.sh", lambda: _cann(set_env))
+    checks += _guarded("npu-smi", lambda: _npu(set_env, devices))
+    checks += _guarded("ais_bench", lambda: [_ais(set_env)])
     checks.append(_disk(workdir))
     chosen, ok, reason = _backend_verdict(backend, set_env)
     return DoctorResult(chosen, ok, reason, checks)
+
+
+def _guarded(name: str, probe: Any) -> list[DoctorCheck]:
+    """Run one probe; a probe that fails (e.g. set_env.sh exits non-zero) becomes a 'broken' row, never an abort."""
+    from bitcli.errors import BitError
+
+    try:
+        return probe()
+    except BitError as exc:
+        return [DoctorCheck(name, "broken", exc.message, ASCEND_AFFECTS, exc.hint or "")]
 
 
 def _package(name: str) -> DoctorCheck:

@@ -66,6 +66,9 @@ def output_files(output_dir: Path) -> dict[str, Path]:
         DataError: the folder is missing or holds no output file.
     """
     output_dir = Path(output_dir)
+    if output_dir.exists() and not output_dir.is_dir():
+        raise DataError(f"output folder {output_dir} is a file, not a folder",
+                        hint="pass the result folder, e.g. --output-dir WORKDIR/result/result_bs8")
     if not output_dir.is_dir():
         raise DataError(f"output folder {output_dir} does not exist", hint="run `bit infer` first, or pass --output-dir DIR")
     folders = [output_dir] + sorted(p for p in output_dir.iterdir() if p.is_dir() and DEVICE_DIR_RE.match(p.name))
@@ -109,9 +112,11 @@ def parse_labels(label_path: Path) -> tuple[str, list[tuple[str, list[str]]]]:
     resolved against the outputs) or ``batch`` (more tokens).
     """
     label_path = Path(label_path)
+    if label_path.is_dir():
+        raise DataError(f"label path {label_path} is a folder, not a file", hint="pass --label-path FILE, e.g. WORKDIR/label.txt")
     if not label_path.is_file():
         raise DataError(f"label file {label_path} does not exist", hint="run `bit data` (it writes label.txt), or pass --label-path FILE")
-    lines = [line.split() for line in label_path.read_text().splitlines()]
+    lines = [line.split() for line in _label_text(label_path).splitlines()]
     while lines and not lines[-1]:
         lines.pop()
     if not lines:
@@ -132,6 +137,19 @@ def parse_labels(label_path: Path) -> tuple[str, list[tuple[str, list[str]]]]:
             hint="use one class per line, '{stem} {class}' lines, or the per-batch format (classes only)",
         )
     return "batch", [(str(i), tokens) for i, tokens in enumerate(lines)]
+
+
+def _label_text(label_path: Path) -> str:
+    """The label file as text: UTF-8, a leading BOM dropped; a binary file is a clear error."""
+    data = label_path.read_bytes()
+    if b"\0" in data[:4096]:
+        raise DataError(f"label file {label_path} is a binary file, not text",
+                        hint="point --label-path at the label.txt `bit data` wrote (one class per line)")
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise DataError(f"label file {label_path} is not UTF-8 text (byte 0x{data[exc.start]:02x} at offset {exc.start})",
+                        hint="point --label-path at the label.txt `bit data` wrote (one class per line)") from None
 
 
 def _is_int(text: str) -> bool:
@@ -193,6 +211,7 @@ def accuracy_from_outputs(
     topk: int = 5,
     num_classes: int | None = None,
     save: bool = True,
+    allow_nonfinite: bool = False,
 ) -> EvalResult:
     """Top-1..``topk`` accuracy, per-class top-1 and the confusion matrix of a result folder.
 
@@ -201,19 +220,24 @@ def accuracy_from_outputs(
         label_path: label file in any of the three formats.
         topk: highest k reported.
         num_classes: logits per sample; None takes it from the outputs.
-        save: write the JSON as ``{output_dir}_accuracy.json``.
+        save: write the JSON as ``{output_dir}_accuracy.json``; a folder that cannot take it
+            (read-only) is skipped with a note in ``extra["not_saved"]``.
+        allow_nonfinite: score outputs holding NaN/inf (NaN counts as -inf, never predicted)
+            instead of refusing them.
 
     Returns:
         The :class:`EvalResult`.
 
     Raises:
-        DataError: missing/unreadable files, bad labels, outputs and labels that do not match.
+        DataError: missing/unreadable files, bad labels, outputs and labels that do not match,
+            outputs holding NaN/inf (unless ``allow_nonfinite``).
         ConfigError: ``topk`` outside 1..num_classes.
     """
     output_dir, label_path = Path(output_dir), Path(label_path)
     outputs = output_files(output_dir)
     fmt, entries = parse_labels(label_path)
     arrays = {stem: read_output(path) for stem, path in outputs.items()}
+    nonfinite = _nonfinite_outputs(arrays, outputs, allow_nonfinite)
     sizes = {a.size for a in arrays.values()}
     if fmt == "ambiguous":  # two integers per line: '{stem} {class}' unless outputs hold 2 rows each
         fmt = "batch" if num_classes and sizes == {2 * num_classes} else "stem"
@@ -227,10 +251,45 @@ def accuracy_from_outputs(
     logits, truth = _stack(stems, labels, arrays, outputs, classes_n, padded_rows=fmt == "batch")
     result = _score(logits, truth, classes_n, topk)
     result = EvalResult(output_dir=output_dir, label_path=label_path, label_format=fmt, **result)
+    if nonfinite:
+        result.extra["nonfinite_files"] = nonfinite
     if save:
-        result.json_path = accuracy_path(output_dir)
-        atomic_write_text(result.json_path, json.dumps(result.to_json(), indent=2) + "\n")
+        _save(result)
     return result
+
+
+def _save(result: EvalResult) -> None:
+    """Write the JSON beside the folder; a read-only place is a note, not a failure (the table is the result)."""
+    path = accuracy_path(result.output_dir)
+    try:
+        atomic_write_text(path, json.dumps(result.to_json(), indent=2) + "\n")
+        result.json_path = path
+    except OSError as exc:
+        from bitcli.errors import os_error
+
+        result.extra["not_saved"] = f"{path} not saved: {os_error(exc, path).message} (use --json > FILE to keep the figures)"
+
+
+def _nonfinite_outputs(arrays: dict[str, Any], outputs: dict[str, Path], allow: bool) -> list[str]:
+    """Names of output files holding NaN/inf; refused unless ``allow`` (then NaN becomes -inf in place)."""
+    import numpy as np
+
+    from bitcli.stages.infer_io import natural_key
+
+    bad = sorted((s for s, a in arrays.items() if not np.isfinite(a).all()), key=natural_key)
+    if not bad:
+        return []
+    names = [outputs[s].name for s in bad]
+    if not allow:
+        raise DataError(
+            f"{len(bad)} of {len(arrays)} output files hold NaN/inf values (first: {', '.join(names[:SHOWN])}); "
+            "accuracy from them would be meaningless",
+            hint="check the model and its inputs (`bit export` verifies the model), or pass --allow-nonfinite "
+            "to score them anyway (NaN counts as never predicted)",
+        )
+    for stem in bad:
+        arrays[stem] = np.nan_to_num(arrays[stem], nan=-np.inf)
+    return names
 
 
 def _classes_from(arrays: dict[str, Any], outputs: dict[str, Path], fmt: str, entries: list) -> int:

@@ -89,6 +89,10 @@ def onnx_from_checkpoint(
     arch = resolve_arch(arch)
     _check_settings(opset, image_size, Path(output))
     output = Path(output)
+    if str(weights) != "random":
+        from bitcli.artifacts import check_replaceable
+
+        check_replaceable(output, "--output", inputs={"--weights": Path(str(weights)), "--dataset-path": dataset_path})
     expected = _expected_meta(weights, arch, num_classes, opset, image_size, seed)
     if not force and is_current(output, expected, keys=_CURRENT_KEYS):
         meta = read_sidecar(output) or expected
@@ -114,15 +118,23 @@ def _write_verified(model: Any, output: Path, opset: int, image_size: int, probe
         with atomic_path(output) as tmp:
             _export(model, tmp, opset, image_size)
             check = verify_onnx(model, tmp, probes)
-            if check["max_abs_diff"] > VERIFY_ATOL:
+            problem = check.pop("problem")
+            if problem:
                 raise ExportError(
-                    f"ONNX disagrees with torch: max |Δ| {check['max_abs_diff']:.3g} > {VERIFY_ATOL:g} "
-                    f"(top-1 agreement {check['top1_agree']:.0%}); {output} not written",
-                    hint="try another --opset, or report it with --debug output",
+                    f"ONNX disagrees with torch: {problem}; {output} not written",
+                    hint="non-finite torch outputs mean damaged weights: check the checkpoint"
+                    if check.get("nonfinite_ref") else "try another --opset, or report it with --debug output",
                 )
     except OSError as exc:
-        raise ExportError(f"cannot write {output}: {exc.strerror or exc}", hint="pick a writable --output") from None
+        from bitcli.errors import os_error
+
+        raise os_error(exc, output, "--output", need=_model_bytes(model)) from None
     return check
+
+
+def _model_bytes(model: Any) -> int:
+    """About the size of the ONNX file: the float32 parameters."""
+    return 4 * sum(int(p.numel()) for p in model.parameters())
 
 
 def _check_settings(opset: int, image_size: int, output: Path) -> None:
@@ -133,6 +145,12 @@ def _check_settings(opset: int, image_size: int, output: Path) -> None:
         raise ConfigError(f"image size {image_size} too small: the network downsamples 32x", hint="use --image-size 128")
     if output.is_dir():
         raise ConfigError(f"--output {output} is a directory", hint=f"name a file, e.g. {output / 'bit.onnx'}")
+    from bitcli.artifacts import check_replaceable
+
+    blocker = next((p for p in output.parents if p.exists() and not p.is_dir()), None)
+    if blocker is not None:  # before loading anything
+        raise ConfigError(f"cannot create {output}: {blocker} is a file, not a folder", hint="choose another --output")
+    check_replaceable(output, "--output")
 
 
 def _tool_versions() -> dict[str, str]:
@@ -195,8 +213,12 @@ def verify_onnx(model: Any, onnx_path: Path, probes: np.ndarray) -> dict[str, An
         probes: float32 N x 3 x H x W input.
 
     Returns:
-        ``max_abs_diff``, ``top1_agree`` (fraction), ``samples`` and the graph's ``op_counts``.
+        :func:`bitcli.verify.compare`'s figures (``max_abs_diff``, ``top1_agree``, non-finite
+        counts), ``problem`` ("" when within :data:`VERIFY_ATOL` and finite), ``samples``
+        and the graph's ``op_counts``.
     """
+    from bitcli.verify import compare
+
     import torch
 
     onnx = require("onnx", purpose="op counts")
@@ -206,9 +228,10 @@ def verify_onnx(model: Any, onnx_path: Path, probes: np.ndarray) -> dict[str, An
     session = ort.InferenceSession(str(onnx_path), providers=["CPUExecutionProvider"])
     got = session.run([OUTPUT_NAME], {INPUT_NAME: probes})[0]
     graph = onnx.load(str(onnx_path), load_external_data=False).graph
+    result = compare(expected, got, atol=VERIFY_ATOL)
     return {
-        "max_abs_diff": float(np.abs(got - expected).max()),
-        "top1_agree": float((got.argmax(1) == expected.argmax(1)).mean()),
+        **result.to_json(),
+        "problem": result.problem("torch", "onnxruntime"),
         "samples": int(len(probes)),
         "op_counts": dict(sorted(Counter(n.op_type for n in graph.node).items())),
     }

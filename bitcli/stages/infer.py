@@ -8,8 +8,12 @@ written for the copies). Outputs follow §2.4–2.5: ``OUTPUT/result_bs{N}/{stem
 (raw float32) and the sibling ``OUTPUT/result_bs{N}_summary.json`` with
 ais_bench's keys plus ``backend``.
 
-The result folder is built under a temporary sibling name and renamed at the
-end, so an interrupted run never leaves a half result. A prefetch thread
+The result folder is built under the sibling ``.result_bs{N}.partial`` and
+renamed at the end, so an interrupted run never leaves a half result; the
+next identical run continues from the outputs it finished (byte for byte
+the same result). Every input is checked before anything computes
+(:mod:`bitcli.stages.infer_checks`), and outputs holding NaN/inf are counted
+into the summary's ``nonfinite_outputs``. A prefetch thread
 reads and decodes the next batch while the current one computes; at most a
 few batches are in memory at any time.
 """
@@ -18,12 +22,9 @@ from __future__ import annotations
 
 import json
 import os
-import queue
 import shutil
 import statistics
 import sys
-import tempfile
-import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -34,7 +35,9 @@ from bitcli.artifacts import Artifacts, atomic_write_text, result_dir_path, summ
 from bitcli.backends.base import Backend, BackendOptions
 from bitcli.errors import ConfigError, DataError
 from bitcli.stages.infer_io import (  # noqa: F401  (re-exported: the stage's public rules)
+    PREFETCH,
     Batch,
+    _prefetch,
     bin_batches,
     files_per_batch,
     input_files,
@@ -43,7 +46,6 @@ from bitcli.stages.infer_io import (  # noqa: F401  (re-exported: the stage's pu
     time_stats,
 )
 
-PREFETCH = 2  # batches decoded ahead of the one computing
 Progress = Callable[[int, int], None]  # (samples done, samples total)
 
 
@@ -64,6 +66,8 @@ class InferResult:
     compute_ms: list[float] = field(default_factory=list)
     wall_s: float = 0.0          # whole loop: reading, compute, writing
     reported_throughput: float | None = None  # a whole-folder tool's own figure (ais_bench, summed over devices)
+    resumed: int = 0             # outputs kept from an interrupted run
+    nonfinite: list[str] = field(default_factory=list)  # output files holding NaN/inf
 
     @property
     def mean_compute_ms(self) -> float:
@@ -125,46 +129,6 @@ def options_from_settings(settings: Any, bs: int, model: Path | str) -> BackendO
         extra={"set_env": settings["ascend.set_env"]},
     )
 
-def _prefetch(source: Iterator[Batch], depth: int = PREFETCH) -> Iterator[Batch]:
-    """Run ``source`` in a thread, ``depth`` items ahead; re-raise its errors here."""
-    box: queue.Queue = queue.Queue(maxsize=depth)
-    done = object()
-    stop = threading.Event()
-
-    def produce() -> None:
-        try:
-            for item in source:
-                while not stop.is_set():
-                    try:
-                        box.put(item, timeout=0.1)
-                        break
-                    except queue.Full:
-                        continue
-                if stop.is_set():
-                    return
-            box.put(done)
-        except BaseException as exc:  # handed to the consumer
-            box.put(exc)
-
-    worker = threading.Thread(target=produce, name="bit-prefetch", daemon=True)
-    worker.start()
-    try:
-        while True:
-            item = box.get()
-            if item is done:
-                return
-            if isinstance(item, BaseException):
-                raise item
-            yield item
-    finally:
-        stop.set()
-        while worker.is_alive():  # unblock a producer waiting on a full queue
-            try:
-                box.get_nowait()
-            except queue.Empty:
-                worker.join(0.05)
-
-
 # --------------------------------------------------------------------------- the result folder
 
 
@@ -182,6 +146,9 @@ def check_result_dir(result_dir: Path, force: bool) -> None:
 
 def _publish(tmp_dir: Path, result_dir: Path, summary: dict[str, Any]) -> None:
     """Swap the finished temporary folder in; write the summary beside it."""
+    from bitcli.stages.infer_checks import RESUME_KEY
+
+    (tmp_dir / RESUME_KEY).unlink(missing_ok=True)
     summary_file = summary_path(result_dir)
     summary_file.unlink(missing_ok=True)
     if result_dir.exists():
@@ -194,67 +161,89 @@ def _publish(tmp_dir: Path, result_dir: Path, summary: dict[str, Any]) -> None:
 # --------------------------------------------------------------------------- the loop
 
 
-def _run_batches(
-    backend: Backend,
-    batches: Iterable[Batch],
-    result_dir: Path,
-    tmp_dir: Path,
-    total: int,
-    progress: Progress | None,
-) -> tuple[dict[str, Any], list[float], int, int, int]:
+@dataclass
+class _Loop:
+    """Running totals of one batch loop."""
+
+    filesinfo: dict[str, Any] = field(default_factory=dict)
+    latencies: list[float] = field(default_factory=list)
+    written: int = 0
+    runs: int = 0
+    padded: int = 0
+    resumed: int = 0
+    nonfinite: list[str] = field(default_factory=list)   # output names holding NaN/inf
+
+
+def _run_batches(backend: Backend, batches: Iterable[Batch], result_dir: Path, tmp_dir: Path, total: int,
+                 progress: Progress | None, done: set[str]) -> _Loop:  # fmt: skip
     import numpy as np
 
-    filesinfo: dict[str, Any] = {}
-    latencies: list[float] = []
-    written = runs = padded = 0
+    from bitcli.stages.infer_checks import write_checked
+
+    loop = _Loop()
     for index, batch in enumerate(_prefetch(iter(batches))):
-        logits = np.asarray(backend.infer(batch.data), dtype=np.float32)
-        latencies.append(backend.last_latency_ms)
-        runs += 1
+        names = [f"{stem}_0.bin" for stem in batch.stems if stem is not None]
         group = len(batch.stems)
+        loop.padded += group - len(names)
+        for pos, name in enumerate(names):
+            loop.filesinfo[str(index * group + pos)] = {"infiles": [batch.infiles[pos]], "outfiles": [str(result_dir / name)]}
+        if names and all(name in done for name in names):  # finished by the interrupted run: same batch, same bytes
+            loop.resumed += len(names)
+            loop.nonfinite += [n for n in names if not np.isfinite(np.fromfile(tmp_dir / n, dtype=np.float32)).all()]
+            continue
+        logits = np.asarray(backend.infer(batch.data), dtype=np.float32)
+        loop.latencies.append(backend.last_latency_ms)
+        loop.runs += 1
         if logits.shape[0] % group:
             raise DataError(f"model output of shape {logits.shape} cannot be split into {group} samples (ais_bench: 'save out files error')")
-        for pos, (stem, part) in enumerate(zip(batch.stems, np.split(logits, group))):
+        for stem, part in zip(batch.stems, np.split(logits, group)):
             if stem is None:
-                padded += 1
                 continue
-            name = f"{stem}_0.bin"
-            np.ascontiguousarray(part).tofile(tmp_dir / name)
-            filesinfo[str(index * group + pos)] = {"infiles": [batch.infiles[pos]], "outfiles": [str(result_dir / name)]}
-            written += 1
+            write_checked(tmp_dir / f"{stem}_0.bin", part)
+            if not np.isfinite(part).all():
+                loop.nonfinite.append(f"{stem}_0.bin")
+            loop.written += 1
         if progress:
-            progress(written, total)
-    return filesinfo, latencies, written, runs, padded
+            progress(loop.written + loop.resumed, total)
+    return loop
 
 
-def _execute(
-    backend: Backend,
-    make_batches: Callable[[], tuple[Iterable[Batch], int, int]],
-    output_root: Path,
-    *,
-    force: bool,
-    progress: Progress | None,
-    argv: list[str] | None,
-) -> InferResult:
+def _execute(backend: Backend, make_batches: Callable[[], tuple[Iterable[Batch], int, int, Any]], output_root: Path, *,
+             force: bool, progress: Progress | None, argv: list[str] | None) -> InferResult:  # fmt: skip
+    from bitcli.errors import BitError, os_error
+    from bitcli.resources import remove_stale_temps
+    from bitcli.stages.infer_checks import open_partial, resume_key
+
     bs = backend.options.batch_size
     result_dir = result_dir_path(output_root, bs)  # checked by the caller before the model was opened
-    batches, total, per_batch = make_batches()
-    result_dir.parent.mkdir(parents=True, exist_ok=True)
-    tmp_dir = Path(tempfile.mkdtemp(prefix=f".{result_dir.name}.", suffix=".partial", dir=result_dir.parent))
+    batches, total, per_batch, inputs = make_batches()
+    tmp_dir = result_dir.with_name(f".{result_dir.name}.partial")
     try:
+        result_dir.parent.mkdir(parents=True, exist_ok=True)
+        remove_stale_temps(result_dir.parent, result_dir.name)  # random-named partials of older versions
+        done = open_partial(tmp_dir, resume_key(backend, inputs, per_batch), force)
+        if done:
+            ui.info(f"resuming: {len(done)} outputs kept from the interrupted run in {tmp_dir}")
         start = time.perf_counter()
-        filesinfo, latencies, written, runs, padded = _run_batches(backend, batches, result_dir, tmp_dir, total, progress)
+        loop = _run_batches(backend, batches, result_dir, tmp_dir, total, progress, done)
         wall = time.perf_counter() - start
         os.chmod(tmp_dir, 0o750)  # ait 2024 creates result folders 0o750
-        summary = make_summary(filesinfo, latencies, bs, backend.name, argv if argv is not None else sys.argv)
+        summary = make_summary(loop.filesinfo, loop.latencies, bs, backend.name, argv if argv is not None else sys.argv)
+        summary.update(resumed=loop.resumed, nonfinite_outputs={"count": len(loop.nonfinite), "first": loop.nonfinite[:5]})
         _publish(tmp_dir, result_dir, summary)
+    except OSError as exc:  # full disk, read-only, folder removed: finished outputs stay for the next run
+        raise os_error(exc, tmp_dir if tmp_dir.exists() else result_dir.parent, "--output",
+                       need=total * 4 * int(backend.options.num_classes or 10)) from None
+    except (KeyboardInterrupt, BitError):
+        raise  # the partial folder stays: the same command continues from it
     except BaseException:
         shutil.rmtree(tmp_dir, ignore_errors=True)
         raise
     return InferResult(
         backend=backend.name, device=backend.describe(), bs=bs, model=str(backend.options.model),
-        result_dir=result_dir, summary_path=summary_path(result_dir), samples=written, runs=runs,
-        files_per_batch=per_batch, padded=padded, compute_ms=latencies, wall_s=wall,
+        result_dir=result_dir, summary_path=summary_path(result_dir), samples=loop.written + loop.resumed,
+        runs=loop.runs, files_per_batch=per_batch, padded=loop.padded, compute_ms=loop.latencies, wall_s=wall,
+        resumed=loop.resumed, nonfinite=loop.nonfinite,
     )
 
 
@@ -270,12 +259,15 @@ def outputs_from_bins(
 ) -> InferResult:
     """Run every per-sample file of ``input_dir`` through ``backend``, writing ais_bench's outputs.
 
+    Every input file is checked before the model opens (sizes, names, dtypes), and
+    the model's input against the folder before the first batch computes.
+
     Args:
         backend: an unopened backend; its ``options.batch_size`` is the batch size.
         input_dir: folder of per-sample ``.bin``/``.npy`` files (``bit data``).
         output_root: ais_bench's ``--output``; results go to ``output_root/result_bs{bs}``.
         limit: use only the first ``limit`` files (natural order).
-        force: replace an existing, non-empty result folder.
+        force: replace an existing, non-empty result folder (and start over instead of resuming).
         progress: called with (samples done, samples total) after each batch.
         argv: recorded as the summary's ``args`` (default ``sys.argv``).
 
@@ -285,25 +277,43 @@ def outputs_from_bins(
     Raises:
         DataError: no input files, mismatched sizes, an existing result folder.
     """
+    from bitcli.artifacts import DATA_MANIFEST, read_json_object
+    from bitcli.stages.infer_checks import check_input_files, check_model_fit
+
     files = input_files(input_dir)[:limit] if limit else input_files(input_dir)
     bs = backend.options.batch_size
     result_dir = result_dir_path(output_root, bs)
     check_result_dir(result_dir, force)
+    size = check_input_files(files)
+    _check_batch_memory(backend)
+    manifest = read_json_object(Path(input_dir) / DATA_MANIFEST)
     with backend:
         folder_summary = _run_folder(backend, Path(input_dir), Path(output_root), result_dir, limit, force)
         if folder_summary is not None:
             return _result_from_summary(backend, result_dir, folder_summary)
 
-        def make() -> tuple[Iterable[Batch], int, int]:
+        def make() -> tuple[Iterable[Batch], int, int, Any]:
             import numpy as np
 
             shape = tuple(backend.input_shape())
+            check_model_fit(shape, size, manifest, Path(input_dir))
             per_batch = files_per_batch(4 * int(np.prod(shape)), files[0])
-            ui.detail(f"get filesperbatch files0 size:{files[0].stat().st_size} tensor0size:{4 * int(np.prod(shape))} "
+            ui.detail(f"get filesperbatch files0 size:{size} tensor0size:{4 * int(np.prod(shape))} "
                       f"filesperbatch:{per_batch} runcount:{-(-len(files) // per_batch)}")  # ais_bench's log line
-            return bin_batches(files, per_batch, shape), len(files), per_batch
+            inputs = [[p.name, p.stat().st_size, p.stat().st_mtime_ns] for p in files]
+            return bin_batches(files, per_batch, shape), len(files), per_batch, inputs
 
         return _execute(backend, make, output_root, force=force, progress=progress, argv=argv)
+
+
+def _check_batch_memory(backend: Backend) -> None:
+    """Refuse before allocating when a few batches in flight cannot fit in memory."""
+    from bitcli.resources import batch_bytes, check_memory
+
+    opts = backend.options
+    need = batch_bytes(opts.batch_size, opts.image_size) * (PREFETCH + 3)
+    check_memory(need, f"bs {opts.batch_size} at {opts.image_size} px ({PREFETCH + 3} batches in flight)",
+                 hint="use a smaller --bs (ais_bench's own limit is 4096)")
 
 
 def _run_folder(backend: Backend, input_dir: Path, output_root: Path, result_dir: Path, limit: int | None, force: bool):
@@ -361,13 +371,18 @@ def outputs_from_dataset(
     result_dir = result_dir_path(output_root, backend.options.batch_size)
     check_result_dir(result_dir, force)
     dataset = read_cifar10_test(Path(dataset_path))
+    _check_batch_memory(backend)
     with backend:
 
-        def make() -> tuple[Iterable[Batch], int, int]:
+        def make() -> tuple[Iterable[Batch], int, int, Any]:
+            from bitcli.stages.infer_checks import check_model_fit
+
             shape = tuple(backend.input_shape())
+            check_model_fit(shape, 0, None, Path(dataset_path))
             total = min(limit, len(dataset.labels)) if limit else len(dataset.labels)
             chunks = iter_preprocessed(dataset, size=shape[-1], limit=limit, batch=shape[0])
-            return _dataset_batches(chunks, shape, f"{dataset_path}#"), total, 1
+            source = [str(dataset.source), dataset.source.stat().st_size, total]
+            return _dataset_batches(chunks, shape, f"{dataset_path}#"), total, 1, source
 
         return _execute(backend, make, output_root, force=force, progress=progress, argv=argv)
 

@@ -7,7 +7,9 @@ JSON). Used by :mod:`bitcli.stages.infer`.
 from __future__ import annotations
 
 import os
+import queue
 import re
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator
@@ -15,6 +17,7 @@ from typing import Any, Iterator
 from bitcli.errors import DataError
 
 INPUT_SUFFIXES = (".bin", ".BIN", ".npy", ".NPY")
+PREFETCH = 2  # batches decoded ahead of the one computing
 
 
 @dataclass
@@ -41,6 +44,9 @@ def input_files(input_dir: Path) -> list[Path]:
         DataError: the folder is missing or holds no such file.
     """
     input_dir = Path(input_dir)
+    if input_dir.exists() and not input_dir.is_dir():
+        raise DataError(f"input folder {input_dir} is a file, not a folder",
+                        hint="pass the folder holding the .bin files, e.g. --input WORKDIR/dataset_bin")
     if not input_dir.is_dir():
         raise DataError(f"input folder {input_dir} does not exist", hint="run `bit data` first, or pass --input DIR")
     files = sorted(p for p in input_dir.iterdir() if p.suffix in INPUT_SUFFIXES and p.is_file())
@@ -146,3 +152,41 @@ def make_summary(filesinfo: dict[str, Any], latencies: list[float], bs: int, bac
     }
 
 
+def _prefetch(source: Iterator[Batch], depth: int = PREFETCH) -> Iterator[Batch]:
+    """Run ``source`` in a thread, ``depth`` items ahead; re-raise its errors here."""
+    box: queue.Queue = queue.Queue(maxsize=depth)
+    done = object()
+    stop = threading.Event()
+
+    def produce() -> None:
+        try:
+            for item in source:
+                while not stop.is_set():
+                    try:
+                        box.put(item, timeout=0.1)
+                        break
+                    except queue.Full:
+                        continue
+                if stop.is_set():
+                    return
+            box.put(done)
+        except BaseException as exc:  # handed to the consumer
+            box.put(exc)
+
+    worker = threading.Thread(target=produce, name="bit-prefetch", daemon=True)
+    worker.start()
+    try:
+        while True:
+            item = box.get()
+            if item is done:
+                return
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+    finally:
+        stop.set()
+        while worker.is_alive():  # unblock a producer waiting on a full queue
+            try:
+                box.get_nowait()
+            except queue.Empty:
+                worker.join(0.05)

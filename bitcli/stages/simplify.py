@@ -82,11 +82,17 @@ def simplified_onnx_per_bs(
     sizes = _check_batch_sizes(batch_sizes)
     onnx_model = _load_onnx(Path(model))
     input_name, size = _input_spec(onnx_model, image_size)
+    _check_static_batch(onnx_model, Path(model), sizes)
     digest = sha256_file(model)
     ops_before = op_counts(onnx_model)
     rows = []
+    from bitcli.artifacts import check_replaceable
+
+    outs = {bs: sim_onnx_path(output_dir, Path(model).stem, bs) for bs in sizes}
+    for out in outs.values():  # before any work: bit replaces only its own files
+        check_replaceable(out, "--output-dir", inputs={"--model": Path(model)})
     for bs in sizes:
-        out = sim_onnx_path(output_dir, Path(model).stem, bs)
+        out = outs[bs]
         expected = _expected_meta(Path(model), digest, bs, size)
         if not force and is_current(out, expected, keys=_CURRENT_KEYS):
             meta = read_sidecar(out) or {}
@@ -134,6 +140,21 @@ def _input_spec(onnx_model: Any, image_size: int) -> tuple[str, int]:
     return inputs[0].name, static[0] if len(static) == 2 else image_size
 
 
+def _check_static_batch(onnx_model: Any, path: Path, sizes: list[int]) -> None:
+    """A model with a fixed batch size serves only that size; an N x 3 x H x W input is required."""
+    inits = {i.name for i in onnx_model.graph.initializer}
+    dims = next(i for i in onnx_model.graph.input if i.name not in inits).type.tensor_type.shape.dim
+    shape = [d.dim_value if d.dim_value > 0 else (d.dim_param or "?") for d in dims]
+    if len(dims) != 4 or (dims[1].dim_value and dims[1].dim_value != 3):
+        raise ExportError(f"{path}'s input is {shape}, not N x 3 x H x W", hint="pass the .onnx file `bit export` wrote")
+    fixed = dims[0].dim_value
+    others = [b for b in sizes if fixed > 0 and b != fixed]
+    if others:
+        raise ConfigError(f"{path} has a static batch size of {fixed} (input {shape}); it cannot serve bs "
+                          f"{','.join(map(str, others))}",
+                          hint=f"simplify the dynamic-batch model `bit export` wrote (bit.onnx), or use --bs {fixed}")
+
+
 def _expected_meta(model: Path, digest: str, bs: int, size: int) -> dict[str, Any]:
     onnx, onnxsim = require("onnx", purpose="simplify"), require("onnxsim", purpose="simplify")
     return {
@@ -158,9 +179,10 @@ def _simplify_one(onnx_model, source: Path, out: Path, bs: int, input_name: str,
     try:
         with atomic_path(out) as tmp:
             onnx.save(simplified, str(tmp))
-            row.max_abs_diff = _max_abs_diff(source, tmp, input_name, (bs, 3, size, size))
-            if row.max_abs_diff > VERIFY_ATOL:
-                raise ExportError(f"simplified model differs: max |Δ| {row.max_abs_diff:.3g} > {VERIFY_ATOL:g}")
+            check = _compare_models(source, tmp, input_name, (bs, 3, size, size))
+            row.max_abs_diff = check.max_abs_diff
+            if not check.passed:
+                raise ExportError("simplified model differs: " + check.problem("original", "simplified"))
     except ExportError as exc:
         row.error = exc.message
         return row
@@ -173,12 +195,14 @@ def _simplify_one(onnx_model, source: Path, out: Path, bs: int, input_name: str,
     return row
 
 
-def _max_abs_diff(reference: Path, candidate: Path, input_name: str, shape: tuple[int, ...]) -> float:
-    """max |Δ| of the two models' outputs on one seeded random batch."""
+def _compare_models(reference: Path, candidate: Path, input_name: str, shape: tuple[int, ...]):
+    """The two models' outputs on one seeded random batch, compared (:func:`bitcli.verify.compare`)."""
+    from bitcli.verify import compare
+
     ort = require("onnxruntime", purpose="verifying the simplified model")
     x = np.random.default_rng(shape[0]).standard_normal(shape).astype(np.float32)
     outs = []
     for path in (reference, candidate):
         session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
         outs.append(session.run(None, {input_name: x})[0])
-    return float(np.abs(outs[0] - outs[1]).max())
+    return compare(outs[0], outs[1], atol=VERIFY_ATOL)

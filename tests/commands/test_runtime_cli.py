@@ -134,7 +134,7 @@ def test_bad_input_one_line_exit_1(runner, workdir, args, words):
 
 def test_input_file_of_wrong_size(runner, workdir):
     np.zeros(7, np.float32).tofile(workdir / "dataset_bin" / "0.bin")
-    fails(invoke(runner, "infer"), "tensorsize: 786432 filesize: 28 not match")
+    fails(invoke(runner, "infer"), "0.bin is 28 bytes, unlike the other 9 files (196608 bytes each)")
     assert not (workdir / "result" / "result_bs4").exists()
 
 

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from bitcli.artifacts import read_sidecar
-from bitcli.errors import CheckpointError, ConfigError, ExportError
+from bitcli.errors import BitError, CheckpointError, ConfigError, ExportError
 from bitcli.stages import export as export_stage
 from bitcli.stages.export import onnx_from_checkpoint, real_images
 
@@ -68,7 +68,7 @@ def test_current_export_is_skipped_and_force_redoes(exported, tmp_path, monkeypa
     # A changed setting or --force re-exports; checked on a copy with export/verify stubbed out.
     calls = []
     monkeypatch.setattr(export_stage, "_export", lambda model, path, opset, size: calls.append(opset) or path.write_bytes(b"x"))
-    monkeypatch.setattr(export_stage, "verify_onnx", lambda *a: {"max_abs_diff": 0.0, "top1_agree": 1.0, "samples": 4, "op_counts": {}})
+    monkeypatch.setattr(export_stage, "verify_onnx", lambda *a: {"max_abs_diff": 0.0, "top1_agree": 1.0, "samples": 4, "op_counts": {}, "problem": ""})
     copy = tmp_path / "bit.onnx"
     shutil.copy(exported.output, copy)
     shutil.copy(exported.output.with_name("bit.onnx.json"), tmp_path / "bit.onnx.json")
@@ -82,7 +82,8 @@ def test_current_export_is_skipped_and_force_redoes(exported, tmp_path, monkeypa
 def test_failed_verification_leaves_nothing(tmp_path, monkeypatch):
     # The real comparison runs in every successful export; here only the failure path.
     monkeypatch.setattr(export_stage, "_export", lambda model, path, opset, size: path.write_bytes(b"onnx"))
-    monkeypatch.setattr(export_stage, "verify_onnx", lambda *a: {"max_abs_diff": 0.5, "top1_agree": 0.5, "samples": 4, "op_counts": {}})
+    monkeypatch.setattr(export_stage, "verify_onnx", lambda *a: {"max_abs_diff": 0.5, "top1_agree": 0.5, "samples": 4, "op_counts": {},
+                                                                  "problem": "max |Δ| 0.5 > 0.0001"})
     out = tmp_path / "bit.onnx"
     with pytest.raises(ExportError, match="disagrees with torch"):
         onnx_from_checkpoint("random", out, arch="BiT-M-R50x1", num_classes=10, image_size=32)
@@ -98,7 +99,7 @@ def test_opset_out_of_range(tmp_path, opset):
 def test_output_in_unwritable_place(tmp_path):
     blocker = tmp_path / "file.txt"
     blocker.write_text("x")
-    with pytest.raises(ExportError, match="cannot write"):
+    with pytest.raises(BitError, match=r"file\.txt is a file, not a folder"):
         onnx_from_checkpoint("random", blocker / "bit.onnx", arch="BiT-M-R50x1", num_classes=10, image_size=32)
 
 

@@ -15,7 +15,7 @@ from bitcli.errors import DataError
 from bitcli.stages import infer as stage
 
 SUMMARY_KEYS = ["filesinfo", "args", "NPU_compute_time", "H2D_latency", "D2H_latency",
-                "npu_compute_time_list", "throughput", "pid", "backend"]
+                "npu_compute_time_list", "throughput", "pid", "backend", "resumed", "nonfinite_outputs"]
 STAT_KEYS = ["min", "max", "mean", "median", "percentile(99%)", "count"]
 
 
@@ -119,10 +119,11 @@ def test_one_file_of_the_wrong_size(tmp_path):
     inp = tmp_path / "in"
     write_bins(inp, 8)
     np.zeros(10, np.float32).tofile(inp / "5.bin")
-    with pytest.raises(DataError, match=r"5\.bin is 40 bytes"):
-        run_fake(inp, tmp_path / "out", 4)
-    assert not (tmp_path / "out" / "result_bs4").exists()
-    assert not [p for p in (tmp_path / "out").iterdir()]  # no temp folder left behind
+    backend = FakeBackend(fake_options(4))
+    with pytest.raises(DataError, match=r"5\.bin is 40 bytes, unlike the other 7 files \(768 bytes each\)"):
+        stage.outputs_from_bins(backend, inp, tmp_path / "out", argv=["x"])
+    assert backend.calls == 0 and not backend.opened  # checked before anything computed
+    assert not (tmp_path / "out").exists()  # nothing written, no temp folder left behind
 
 
 def test_existing_results_refused_without_force_replaced_with(tmp_path):
