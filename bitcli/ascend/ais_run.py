@@ -14,6 +14,7 @@ wrote every device's summary; a device that failed fails the run.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import tempfile
@@ -24,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from bitcli import ui
+from bitcli.artifacts import atomic_write_text, summary_path
 from bitcli.ascend.ais_argv import bench_argv, check_folder_limit, check_run_limits, folder_argv
 from bitcli.ascend.ais_files import input_files, split_between
 from bitcli.ascend.ais_output import ais_failure, parse_run_output
@@ -76,6 +78,8 @@ class AisRun:
             reported = self._checked(run_tool(argv, env=self.env, log_path=_log(output_root, dirname)))
         summary = self._summary(output_root / dirname, reported)
         summary["wall_s"] = time.perf_counter() - start
+        if len(self.devices) > 1:  # ais_bench writes one summary per device; bit writes the combined one
+            atomic_write_text(summary_path(output_root / dirname), json.dumps(summary))
         ui.detail(f"ais_bench throughput {summary['throughput']} samples/s ({dirname}, {summary['wall_s']:.1f} s)")
         return summary
 
