@@ -7,14 +7,13 @@ The command is exactly the seed's (reference/ascend-tools.md §1 step 4, §3)::
         --soc_version=Ascend{chip} [--precision_mode=MODE]
 
 Success means exit 0 *and* the ``ATC run success`` verdict *and* the .om on
-disk. ATC runs in a scratch folder (it drops ``kernel_meta/`` and
+disk (:func:`bitcli.ascend.atc.atc_succeeded`). ATC runs in a scratch folder (it drops ``kernel_meta/`` and
 ``fusion_result.json`` in its cwd); an .om whose sidecar matches the ONNX
 hash, SoC and precision mode is skipped.
 """
 
 from __future__ import annotations
 
-import re
 import shlex
 import shutil
 import tempfile
@@ -24,29 +23,10 @@ from pathlib import Path
 from typing import Callable
 
 from bitcli.artifacts import MODEL_STEM, Artifacts, is_current, sha256_file, sidecar_path, sim_onnx_path, write_sidecar
-from bitcli.errors import ExportError, ToolFailed
-from bitcli.npu import resolve_chip, soc_version
-from bitcli.tools import ToolResult, run_tool, tool_env
-
-INPUT_NAME = "image"  # bit_pth2onnx.py's input name; --input_shape must use it
-SUCCESS_LINE = "ATC run success"
-FAILED_LINE = "ATC run failed"
-_CODE_LINE = re.compile(r"(?:^|[\s\]])(E[0-9A-Z]\d{4}|EZ\d{4}|EC\d{4}): ?(.*)$")
-# Hints for the failures operators meet most (reference §3.3, §6).
-HINTS = {
-    "E10001": "the --input_shape name must be the ONNX input name ('image' for BiT) and the shape must match; "
-              "re-export with `bit export --force` and `bit simplify --force`",
-    "E19010": "ATC cannot parse an operator of this ONNX opset; export with model.opset: 13 (the default), "
-              "then `bit export --force`, `bit simplify --force`",
-    "E10007": "internal: --framework missing from the atc command line",
-    "E10054": "a required atc parameter is empty; check the model folder and --chip",
-    "EZ3003": "this SoC has no kernel for an operator; check --chip matches npu-smi info",
-    "EC0010": "ATC's Python dependencies are missing: pip install decorator sympy attrs psutil numpy in ATC's Python",
-}
-LIBS_HINT = ("the CANN libraries are not on LD_LIBRARY_PATH: source {set_env} (bit does this itself when atc is "
-             "not on PATH; set ascend.set_env / BIT_SET_ENV to your set_env.sh) and check the driver under "
-             "/usr/local/Ascend/driver")
-
+from bitcli.ascend.atc import INPUT_NAME, atc_argv, atc_failure, atc_succeeded
+from bitcli.ascend.npu_smi import resolve_chip, soc_version
+from bitcli.errors import ExportError
+from bitcli.tools import run_tool, tool_env
 
 @dataclass
 class AtcRow:
@@ -68,26 +48,6 @@ class AtcResult:
     soc_version: str
     model_dir: Path
     rows: list[AtcRow] = field(default_factory=list)
-
-
-def atc_argv(model_dir: Path, bs: int, soc: str, *, image_size: int = 128, precision_mode: str | None = None,
-             atc: str = "atc") -> list[str]:
-    """The seed's atc command line for one batch size (absolute paths: ATC runs in a scratch cwd)."""
-    model_dir = Path(model_dir).resolve()
-    output = Artifacts(model_dir).om(bs).with_suffix("")  # ATC appends .om itself
-    argv = [
-        atc,
-        "--framework=5",  # 5 = ONNX
-        f"--model={sim_onnx_path(model_dir, MODEL_STEM, bs)}",
-        "--input_format=NCHW",
-        f"--input_shape={INPUT_NAME}:{bs},3,{image_size},{image_size}",
-        f"--output={output}",
-        "--log=error",  # errors in the CANN log dir; the console verdict is what we parse
-        f"--soc_version={soc}",
-    ]
-    if precision_mode:
-        argv.append(f"--precision_mode={precision_mode}")
-    return argv
 
 
 def om_from_onnx(
@@ -178,7 +138,7 @@ def _run_one(argv: list[str], om: Path, env: dict[str, str] | None, log: Path | 
     scratch = Path(tempfile.mkdtemp(prefix="bit_atc_"))
     try:
         res = run_tool(argv, env=env, cwd=scratch, log_path=log)
-        if not (res.ok and SUCCESS_LINE in res.output and om.is_file()):
+        if not atc_succeeded(res, om):
             raise atc_failure(res, om, set_env)
     except BaseException:
         om.unlink(missing_ok=True)
@@ -191,34 +151,3 @@ def _run_one(argv: list[str], om: Path, env: dict[str, str] | None, log: Path | 
     for _, backup in pairs:
         backup.unlink(missing_ok=True)
     return time.perf_counter() - start
-
-
-def error_codes(output: str) -> list[tuple[str, str]]:
-    """ATC's error-manager lines as (code, message), in order, without duplicates."""
-    found: list[tuple[str, str]] = []
-    for line in output.splitlines():
-        match = _CODE_LINE.search(line.strip())
-        if match and (match.group(1), match.group(2).strip()) not in found:
-            found.append((match.group(1), match.group(2).strip()))
-    return found
-
-
-def atc_failure(res: ToolResult, om: Path, set_env: str | None) -> ToolFailed:
-    """One error naming ATC's E-codes and messages, the command line, and the likely fix."""
-    codes = error_codes(res.output)
-    where = f"; full log: {res.log_path}" if res.log_path else ""
-    if "error while loading shared libraries" in res.output:
-        lib = re.search(r"error while loading shared libraries: (\S+?):", res.output)
-        what = f"atc cannot load {lib.group(1) if lib else 'its shared libraries'} (exit {res.returncode})"
-        hint = LIBS_HINT.format(set_env=set_env or "/usr/local/Ascend/ascend-toolkit/set_env.sh")
-    elif codes:
-        what = "ATC failed (exit {}): {}".format(res.returncode, " | ".join(f"{c}: {m}" for c, m in codes))
-        hint = next((HINTS[c] for c, _ in codes if c in HINTS), "see the ATC log under $HOME/ascend/log")
-    elif res.ok and SUCCESS_LINE in res.output:
-        what = f"ATC reported success but {om} was not written"
-        hint = "check free disk space and write permission in the model folder"
-    else:
-        tail = res.tail(6).replace("\n", " | ")
-        what = f"ATC failed (exit {res.returncode}) without an error code: {tail or 'no output'}"
-        hint = "rerun the command below by hand after sourcing set_env.sh"
-    return ToolFailed(f"{what}; command: {res.command}{where}", hint=hint)

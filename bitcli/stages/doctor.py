@@ -117,6 +117,8 @@ def _cann(set_env: str) -> list[DoctorCheck]:
         return rows
     version = _toolkit_version(env.get("ASCEND_TOOLKIT_HOME") or env.get("ASCEND_HOME_PATH"))
     rows.append(DoctorCheck("atc", "ok", f"{atc}" + (f" (CANN {version})" if version else "")))
+    rows.append(DoctorCheck("CANN version", "ok" if version else "info",
+                            version or "not found (no version.cfg or *install.info under ASCEND_TOOLKIT_HOME)"))
     return rows
 
 
@@ -137,7 +139,7 @@ def _toolkit_version(home: str | None) -> str | None:
 
 
 def _npu(set_env: str, devices: tuple[int, ...]) -> list[DoctorCheck]:
-    from bitcli.npu import chip_from_table, query_devices
+    from bitcli.ascend.npu_smi import board_chip_name, chip_from_table, query_devices
 
     try:
         table = query_devices(set_env)
@@ -146,11 +148,13 @@ def _npu(set_env: str, devices: tuple[int, ...]) -> list[DoctorCheck]:
                             "install the Ascend driver (npu-smi), or pass --chip to atc on a build host")]
     listing = "; ".join(f"NPU {d.npu_id} chip {d.chip}: {d.name} device {d.device_id if d.device_id is not None else '?'} "
                         f"{d.health}" for d in table.devices) or "no chips listed"
+    driver = [DoctorCheck("driver", "ok" if table.driver_version else "info",
+                          table.driver_version or "version not shown by npu-smi info")]
     try:
-        chip = chip_from_table(table)
+        chip = chip_from_table(table, board=lambda npu, c: board_chip_name(npu, c, set_env))
     except BitError as exc:
-        return [DoctorCheck("npu-smi", "warn", listing, "atc --chip auto", exc.hint or exc.message)]
-    rows = [DoctorCheck("npu-smi", "ok", f"{listing} → soc_version Ascend{chip}")]
+        return [DoctorCheck("npu-smi", "warn", listing, "atc --chip auto", exc.hint or exc.message), *driver]
+    rows = [DoctorCheck("npu-smi", "ok", f"{listing} → soc_version Ascend{chip}"), *driver]
     known = {d.device_id for d in table.devices}
     unknown = [d for d in devices if d not in known]
     unhealthy = [d for d in table.devices if d.device_id in devices and d.health.upper() != "OK"]
@@ -163,13 +167,13 @@ def _npu(set_env: str, devices: tuple[int, ...]) -> list[DoctorCheck]:
 
 
 def _ais(set_env: str) -> DoctorCheck:
-    from bitcli.backends.ais import WHEELS_HINT, probe
+    from bitcli.ascend.env import WHEELS_HINT, probe
 
     found = probe(set_env)
     if found.reason:
         return DoctorCheck("ais_bench + aclruntime", "missing", found.reason, "infer/bench --backend ascend", WHEELS_HINT)
     how = f" (after sourcing {set_env})" if found.sourced else ""
-    return DoctorCheck("ais_bench + aclruntime", "ok", f"importable by {found.python}{how}")
+    return DoctorCheck("ais_bench + aclruntime", "ok", f"{found.describe()}, importable by {found.python}{how}")
 
 
 def _disk(workdir: Path) -> DoctorCheck:

@@ -32,6 +32,7 @@ from typing import Any, Callable, Iterable, Iterator
 
 from bitcli import ui
 from bitcli.artifacts import Artifacts, atomic_write_text, result_dir_path, summary_path
+from bitcli.ascend.ais_paths import make_folder
 from bitcli.backends.base import Backend, BackendOptions
 from bitcli.errors import ConfigError, DataError
 from bitcli.stages.infer_io import (  # noqa: F401  (re-exported: the stage's public rules)
@@ -219,7 +220,7 @@ def _execute(backend: Backend, make_batches: Callable[[], tuple[Iterable[Batch],
     batches, total, per_batch, inputs = make_batches()
     tmp_dir = result_dir.with_name(f".{result_dir.name}.partial")
     try:
-        result_dir.parent.mkdir(parents=True, exist_ok=True)
+        make_folder(result_dir.parent)  # 0o750: tools 2025 refuses a later --output with more (ascend.ais_paths)
         remove_stale_temps(result_dir.parent, result_dir.name)  # random-named partials of older versions
         done = open_partial(tmp_dir, resume_key(backend, inputs, per_batch), force)
         if done:
@@ -337,7 +338,8 @@ def _result_from_summary(backend: Backend, result_dir: Path, summary: dict[str, 
         backend=backend.name, device=backend.describe(), bs=backend.options.batch_size,
         model=str(backend.options.model), result_dir=result_dir, summary_path=summary_path(result_dir),
         samples=len(summary.get("filesinfo", {})) or outputs, runs=len(times), files_per_batch=0, padded=0,
-        compute_ms=times, wall_s=0.0, reported_throughput=float(summary.get("throughput") or 0.0),
+        compute_ms=times, wall_s=float(summary.get("wall_s") or 0.0),
+        reported_throughput=float(summary.get("throughput") or 0.0),
     )
 
 

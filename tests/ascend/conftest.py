@@ -1,7 +1,8 @@
 """Fixtures for the Ascend driver tests: the interface stand-ins (tests/standins) on PATH/PYTHONPATH.
 
 Three host shapes:
-  standins   atc, npu-smi and `python -m ais_bench` usable as is (CANN "sourced" already)
+  standins   atc, npu-smi and `python -m ais_bench` usable as is (CANN "sourced" already); the
+             ais_bench release is tools 2025 unless a test calls select_release(monkeypatch, "2023")
   sourced    nothing on PATH, but ascend.set_env points at the stand-in set_env.sh
   no_ascend  no CANN at all (like this machine without the stand-ins)
 """
@@ -12,7 +13,7 @@ import os
 from pathlib import Path
 
 import pytest
-from standin_helpers import STANDIN_BIN, STANDIN_PYLIB, STANDIN_SET_ENV, STANDINS
+from standin_helpers import DEFAULT_RELEASE, STANDIN_BIN, STANDIN_PYLIB, STANDIN_SET_ENV, STANDINS, select_release
 
 
 def _clean_path(value: str) -> str:
@@ -33,6 +34,7 @@ def standins(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
     _reset(monkeypatch)
     monkeypatch.setenv("PATH", f"{STANDIN_BIN}{os.pathsep}{os.environ['PATH']}")
     monkeypatch.setenv("PYTHONPATH", os.pathsep.join(filter(None, [str(STANDIN_PYLIB), os.environ["PYTHONPATH"]])))
+    select_release(monkeypatch, DEFAULT_RELEASE)
     monkeypatch.setenv("ASCEND_TOOLKIT_HOME", str(STANDINS / "toolkit"))
     monkeypatch.setenv("BIT_SET_ENV", str(tmp_path / "no-cann" / "set_env.sh"))
     return STANDINS

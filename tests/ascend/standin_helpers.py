@@ -8,6 +8,25 @@ STANDINS = Path(__file__).resolve().parents[1] / "standins"
 STANDIN_BIN = STANDINS / "bin"
 STANDIN_PYLIB = STANDINS / "pylib"
 STANDIN_SET_ENV = STANDINS / "set_env.sh"
+RELEASES = ("2022-11", "2023", "2024", "2025")  # the ais_bench releases that existed as packages
+DEFAULT_RELEASE = "2025"
+
+
+def ais_release_dir(release: str) -> Path:
+    """The folder put on PYTHONPATH for one stand-in ais_bench release (2022-09: no package)."""
+    return STANDINS / "ais_bench" / release
+
+
+def select_release(monkeypatch, release: str) -> None:
+    """Install stand-in ais_bench ``release`` (PYTHONPATH, and STANDIN_AIS_VERSION for set_env.sh)."""
+    import os
+
+    monkeypatch.setenv("STANDIN_AIS_VERSION", release)
+    parts = [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep)
+             if p and not p.startswith(str(STANDINS / "ais_bench"))]
+    if str(STANDIN_PYLIB) in parts:
+        parts.insert(parts.index(str(STANDIN_PYLIB)) + 1, str(ais_release_dir(release)))
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join(parts))
 
 
 def make_onnx(path: Path, bs: int | None, *, input_name: str = "image", size: int = 8, opset: int = 13) -> Path:

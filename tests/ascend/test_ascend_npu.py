@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from bitcli.errors import ConfigError, ToolNotFound
-from bitcli.npu import (
+from bitcli.ascend.npu_smi import (
     chip_from_table, normalize_chip, parse_npu_smi_info, parse_npu_smi_m, query_devices, resolve_chip, soc_version,
 )
 

@@ -1,31 +1,36 @@
 """Reading ais_bench's stdout, and turning its known failures into one line with the fix.
 
-Formats (reference/ascend-tools.md §2.6): the throughput line changed twice,
-so all three are matched::
+Formats (reference/ascend-tools.md §2.6) of the releases bit drives::
 
-    throughput 1000*batchsize.mean(16)/NPU_compute_time.mean(9.1): 1758.0   (tools 2023, ait 2024)
-    throughput 1000*batchsize(16)/NPU_compute_time.mean(9.1): 1758.0        (ais_infer 2022-09/11)
-    throughput (1000*batchsize/NPU_compute_time): 1758.0                    (ais_infer 2022-06)
+    throughput 1000*batchsize.mean(16)/NPU_compute_time.mean(9.1): 1758.0   (tools 2023, ait 2024, tools 2025)
+    throughput 1000*batchsize(16)/NPU_compute_time.mean(9.1): 1758.0        (tools 2022-11)
+
+Multi-device runs add ``i:{i} device_{D} throughput:{t} ...`` per device and
+``summary throughput:{sum}``. A figure that is not a finite number counts as
+not printed (NaN is a failure, not a value).
 """
 
 from __future__ import annotations
 
-import os
+import math
 import re
-import stat
 from dataclasses import dataclass, field
-from pathlib import Path
 
+from bitcli.ascend.ais_paths import illegal_path
+from bitcli.ascend.flavours import Flavour
 from bitcli.errors import ToolFailed
 from bitcli.tools import ToolResult
 
 THROUGHPUT = re.compile(r"throughput 1000\*batchsize(?:\.mean)?\(([^)]*)\)/NPU_compute_time\.mean\(([^)]*)\): (\S+)")
-THROUGHPUT_2022_06 = re.compile(r"throughput \(1000\*batchsize/NPU_compute_time\): (\S+)")
 NPU_COMPUTE = re.compile(r"NPU_compute_time \(ms\): (.*)$")
 STAT_PAIR = re.compile(r"([A-Za-z]+(?:\(\d+%\))?) = ([-+0-9.eE]+|nan|inf)")
 SUMMARY_THROUGHPUT = re.compile(r"summary throughput:\s*(\S+)")
 DEVICE_THROUGHPUT = re.compile(r"i:(\d+)\s+device_(\d+)\s+throughput:\s*(\S+)")
-_SAFE_PATH = re.compile(r"^[A-Za-z0-9_\-/.]+$")
+# The exception text at the end of a traceback; the raise's own source line above it holds the
+# unformatted template (`input data:{f_true_path} is illegal`), hence the last match, never a brace.
+ILLEGAL = re.compile(r"(input data|input path|output path|model path|om path):([^{}\n]+?) is illegal")
+# argparse names the program after the file run: `__main__.py` under `python3 -m ais_bench`.
+ARGPARSE = re.compile(r"^[\w.-]+: error: (.*)$", re.MULTILINE)
 
 
 @dataclass
@@ -42,9 +47,10 @@ class RunOutput:
 
 def _number(text: str) -> float | None:
     try:
-        return float(text.rstrip(",;"))
+        value = float(text.rstrip(",;"))
     except ValueError:
         return None
+    return value if math.isfinite(value) else None
 
 
 def parse_run_output(text: str) -> RunOutput:
@@ -54,8 +60,6 @@ def parse_run_output(text: str) -> RunOutput:
         line = raw.rsplit("\r", 1)[-1].strip()
         if (m := THROUGHPUT.search(line)) is not None:
             out.batchsize, out.throughput = m.group(1), _number(m.group(3))
-        elif (m := THROUGHPUT_2022_06.search(line)) is not None:
-            out.throughput = _number(m.group(1))
         elif (m := NPU_COMPUTE.search(line)) is not None:
             out.npu_compute_time = {k: float(v) for k, v in STAT_PAIR.findall(m.group(1))}
         elif (m := SUMMARY_THROUGHPUT.search(line)) is not None:
@@ -69,10 +73,13 @@ def parse_run_output(text: str) -> RunOutput:
     return out
 
 
-def ais_failure(res: ToolResult, *, bs: int, no_throughput: bool = False) -> ToolFailed:
-    """One error for a failed ais_bench run: what went wrong, the fix, and the command line."""
+def ais_failure(res: ToolResult, *, bs: int, no_throughput: bool = False, flavour: Flavour | None = None) -> ToolFailed:
+    """One error for a failed ais_bench run: what went wrong, the fix, and the command line.
+
+    A non-zero exit is a failure even when a throughput was printed (one device of several failed).
+    """
     parsed = parse_run_output(res.output)
-    what, hint = explain(res.output, bs)
+    what, hint = explain(res.output, bs, flavour)
     if what is None:
         if no_throughput:
             what = "ais_bench exited 0 but printed no throughput line (a failed run, not a zero)"
@@ -86,60 +93,73 @@ def ais_failure(res: ToolResult, *, bs: int, no_throughput: bool = False) -> Too
     return ToolFailed(what, hint=f"{hint}; command: {res.command}{log}")
 
 
-def explain(output: str, bs: int) -> tuple[str | None, str | None]:
+def explain(output: str, bs: int, flavour: Flavour | None = None) -> tuple[str | None, str | None]:
     """Map ais_bench's known error messages to (one-line explanation, fix); (None, None) if unknown."""
+    for rule in (_sizes, _folders, _illegal, _device, _environment, _argparse, _model):
+        found = rule(output, bs, flavour)
+        if found is not None:
+            return found
+    return None, None
+
+
+def _sizes(output: str, bs: int, _flavour: Flavour | None) -> tuple[str, str] | None:
     if m := re.search(r"tensorsize: (\d+) filesize: (\d+) not match", output):
         tensor, size = int(m.group(1)), int(m.group(2))
         return (f"input files are {size} bytes each but the bs{bs} model takes {tensor} bytes per batch, "
                 f"not a whole number of files (ais_bench: tensorsize/filesize not match)",
                 "keep one sample per .bin file (what `bit data` writes) at the image size the model was "
                 "exported for (model.image_size); re-run `bit data` or rebuild the model")
+    if "save out files error" in output:
+        return ("ais_bench could not split the output back into per-file results (files are not one sample each)",
+                "keep one sample per .bin file (`bit data`)")
+    return None
+
+
+def _folders(output: str, _bs: int, _flavour: Flavour | None) -> tuple[str, str] | None:
     if "not find valid file" in output:
         return ("the input folder holds no .bin/.npy files (ais_bench: invalid input folder)",
                 "run `bit data` to write one .bin per sample, or point --input at such a folder")
     if m := re.search(r"input path:(\S+) is not a valid dir", output):
         return (f"input folder {m.group(1)} does not exist (ais_bench: invalid input folder)",
                 "run `bit data` first, or pass an existing --input folder")
-    if m := re.search(r"(?:input data|input path|output path|model path|om path):(\S+?) is illegal", output):
-        return _illegal_path(m.group(1))
+    return None
+
+
+def _illegal(output: str, _bs: int, flavour: Flavour | None) -> tuple[str, str] | None:
+    matches = ILLEGAL.findall(output)
+    if not matches:
+        return None
+    kind, path = matches[-1]  # the exception text at the end names the file; nothing before it does
+    return illegal_path(path.strip(), for_output=kind == "output path", flavour=flavour)
+
+
+def _device(output: str, _bs: int, _flavour: Flavour | None) -> tuple[str, str] | None:
     if m := re.search(r"acl open device (\d+) failed|507033", output):
         dev = m.group(1) if m.group(1) else "?"
         return (f"ais_bench could not open NPU device {dev}",
                 "check the logical device ids with `npu-smi info` and set ascend.devices; check the driver")
+    return None
+
+
+def _environment(output: str, _bs: int, _flavour: Flavour | None) -> tuple[str, str] | None:
     if re.search(r"libascendcl\.so|No module named '?(ais_bench|aclruntime)", output):
         return ("ais_bench cannot load CANN (libascendcl.so) or is not installed for this Python",
                 "source /usr/local/Ascend/ascend-toolkit/set_env.sh (or set ascend.set_env) and install the "
                 "aclruntime and ais_bench wheels")
+    return None
+
+
+def _argparse(output: str, _bs: int, flavour: Flavour | None) -> tuple[str, str] | None:
+    matches = ARGPARSE.findall(output)
+    if not matches:
+        return None
+    release = f" ({flavour.label})" if flavour else ""
+    return (f"ais_bench{release} rejected its arguments: {matches[-1].strip()}",
+            "check the installed ais_bench release with `bit doctor` (bit adapts its flags to it)")
+
+
+def _model(output: str, _bs: int, _flavour: Flavour | None) -> tuple[str, str] | None:
     if "dynamic batch om model detected" in output:
         return ("the .om has a dynamic batch but ais_bench was not told which batch to use",
                 "rebuild a static .om with `bit atc --force` (bit builds one .om per batch size)")
-    if "save out files error" in output:
-        return ("ais_bench could not split the output back into per-file results (files are not one sample each)",
-                "keep one sample per .bin file (`bit data`)")
-    if m := re.search(r"ais_bench: error: (.*)", output):
-        return f"ais_bench rejected its arguments: {m.group(1).strip()}", "check the ais_bench version (bit drives the ait/tools flags)"
-    return None, None
-
-
-def _illegal_path(path: str) -> tuple[str, str]:
-    """ait 2024's path-security refusals (reference §2.8), explained by looking at the path itself."""
-    p = Path(path)
-    if not _SAFE_PATH.match(os.path.abspath(path)):
-        return (f"ais_bench refuses the path {path}: only letters, digits, _ - / . are allowed",
-                "move the workdir/data to a path without spaces or other special characters")
-    if not p.exists() and not p.is_symlink():
-        return (f"{path} does not exist (ais_bench: invalid input or output path)",
-                "run `bit data` first, or pass an existing --input folder")
-    if p.is_symlink():
-        return (f"ais_bench refuses {path} because it is a symbolic link",
-                "replace the link by the real file or folder (copy it, or point --input/--workdir at the target)")
-    try:
-        mode = p.stat().st_mode
-    except OSError:
-        mode = 0
-    if mode & (stat.S_IWGRP | stat.S_IWOTH):
-        where = p.parent if p.is_file() else p
-        return (f"ais_bench refuses {path} because it is writable by group or others (mode {stat.filemode(mode)})",
-                f"chmod -R go-w {where} (and use umask 022 when writing data)")
-    return (f"ais_bench refuses the path {path} (ownership or permissions)",
-            "make it owned by you, not writable by group/others (chmod go-w), and not a symlink")
+    return None
