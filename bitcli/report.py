@@ -118,8 +118,8 @@ def render_bench(result: Any) -> None:
         ref_text = f"{ref:,.2f}" if ref is not None else "—"
         if row.status == "ok":
             lat = row.latency_ms
-            table.add_row(str(row.bs), f"{row.throughput:,.2f}", f"{lat['mean']:.3f}", f"{lat['p50']:.3f}",
-                          f"{lat['p90']:.3f}", f"{lat['p99']:.3f}", ref_text, "ok")
+            table.add_row(str(row.bs), f"{row.throughput:,.2f}", f"{lat['mean']:.3f}", f"{lat['median']:.3f}",
+                          f"{lat['percentile(90%)']:.3f}", f"{lat['percentile(99%)']:.3f}", ref_text, "ok")
         else:
             from rich.markup import escape
 

@@ -20,7 +20,6 @@ import json
 import os
 import queue
 import shutil
-import statistics
 import sys
 import tempfile
 import threading
@@ -40,8 +39,8 @@ from bitcli.stages.infer_io import (  # noqa: F401  (re-exported: the stage's pu
     input_files,
     make_summary,
     natural_key,
-    time_stats,
 )
+from bitcli.timing import mean_ms, throughput
 
 PREFETCH = 2  # batches decoded ahead of the one computing
 Progress = Callable[[int, int], None]  # (samples done, samples total)
@@ -68,15 +67,14 @@ class InferResult:
     @property
     def mean_compute_ms(self) -> float:
         """Mean compute time per batch (ms); 0.0 when nothing was timed."""
-        return statistics.fmean(self.compute_ms) if self.compute_ms else 0.0
+        return mean_ms(self.compute_ms)
 
     @property
     def throughput(self) -> float:
         """ais_bench's figure: 1000 × bs / mean compute ms."""
         if self.reported_throughput is not None:
             return self.reported_throughput
-        mean = self.mean_compute_ms
-        return 1000.0 * self.bs / mean if mean else 0.0
+        return throughput(self.bs, self.mean_compute_ms)
 
     @property
     def images_per_s(self) -> float:
