@@ -36,7 +36,7 @@ import numpy as np
 
 from bitcli.artifacts import DATA_MANIFEST, atomic_write_text, read_json_object, sha256_file
 from bitcli.errors import DataError
-from bitcli.stages.cifar import CifarTest, Progress, read_cifar10_test, synthetic_cifar10, write_cifar_layout  # noqa: F401 (re-exported)
+from bitcli.datasets.cifar import CifarTest, Progress, read_cifar10_test, synthetic_cifar10, write_cifar_layout  # noqa: F401 (re-exported)
 
 if TYPE_CHECKING:
     from bitcli.config import Settings
@@ -349,7 +349,7 @@ def dataset_source(
     Returns:
         (the path to read, a note for the user or None).
     """
-    from bitcli.stages import cifar
+    from bitcli.datasets import cifar
 
     path = Path(cfg["dataset.path"])
     if cfg["dataset.synthetic"]:

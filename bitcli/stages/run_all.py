@@ -32,7 +32,7 @@ from typing import Any, Callable, Protocol
 from bitcli.artifacts import atomic_write_text, is_current, read_json_object, read_sidecar, write_sidecar
 from bitcli.config import Settings
 from bitcli.errors import BitError, ConfigError
-from bitcli.stages.run_report import BsRow, collect_rows, file_digest, run_context
+from bitcli.report_rows import BsRow, collect_rows, file_digest, run_context
 
 STEPS = ("data", "export", "simplify", "atc", "infer", "eval", "bench")
 PER_BS = ("simplify", "atc", "infer", "eval", "bench")
