@@ -109,8 +109,12 @@ def test_bad_inputs(runner, tmp_path, weights):
         (["simplify", "--model", bogus, "--bs", "1"], ["not an ONNX model"]),
         (["simplify", "--model", tmp_path / "none.onnx", "--bs", "1"], ["ONNX model not found"]),
     ]
+    previous = tmp_path / "bit_work" / "bit.onnx"  # an earlier export in the default workdir
+    previous.parent.mkdir()
+    previous.write_bytes(b"earlier bit.onnx")
     for args, fragments in cases:
         _assert_error(_run(runner, *args), *fragments)
+        assert previous.read_bytes() == b"earlier bit.onnx", args  # a failed export loses nothing on disk
 
 
 @pytest.mark.parametrize("junk", ["a,b", "0", "1,,4", ""])
