@@ -132,6 +132,18 @@ def test_new_weights_rerun_export_and_everything_after(demo_run, runner, tmp_pat
     assert statuses[("export", None)] == "done"
 
 
+def test_other_devices_rerun_infer_and_bench(demo_run, runner, tmp_path):
+    _, _, original, first = demo_run
+    assert first.returncode == 0
+    work = _copy_of(original, tmp_path / "copy")
+    two = _profile(tmp_path, "ascend: {devices: [0, 1]}\n")
+    result = invoke(runner, "all", "--demo", "--bs", "1", "--limit", "12", "-w", str(work), "-p", str(two), "--json")
+    assert result.exit_code == 0, result.output[-2000:]
+    statuses = _statuses(json.loads(result.stdout))
+    assert statuses[("export", None)] == statuses[("simplify", 1)] == "up to date"
+    assert statuses[("infer", 1)] == statuses[("bench", 1)] == "done"  # no bench figure from the old device set
+
+
 def test_a_failing_batch_size_keeps_the_others(runner, tmp_path, monkeypatch):
     from bitcli.errors import BitError
     from bitcli.stages import run_all
