@@ -38,12 +38,10 @@ def throughput(bs: int, mean: float) -> float:
     Raises:
         BitError: the mean is not a finite positive number (or zero): a broken timer, not a figure.
     """
-    if mean == 0:
-        return 0.0
     if not math.isfinite(mean) or mean < 0:
         raise BitError(f"mean compute time is {mean} ms, not a positive number: no throughput can be given",
                        hint="the backend's timer returned a bad value; rerun with --debug")
-    return 1000.0 * bs / mean
+    return 1000.0 * bs / mean if mean else 0.0
 
 
 def latency_stats(times_ms: Sequence[float], percentiles: Sequence[int] = (99,)) -> dict[str, Any]:
@@ -64,7 +62,7 @@ def latency_stats(times_ms: Sequence[float], percentiles: Sequence[int] = (99,))
     if not len(times_ms):
         return {"min": 0.0, "max": 0.0, "mean": 0.0, "median": 0.0, **{percentile_key(q): 0.0 for q in percentiles},
                 "count": 0}
-    arr = np.asarray(times_ms, dtype=np.float64)
+    arr = np.asarray(times_ms)  # callers pass Python floats: float64 already
     bad = arr[~np.isfinite(arr) | (arr < 0)]
     if bad.size:
         raise BitError(f"{bad.size} of {arr.size} compute times are not finite non-negative ms (first: {bad[0]})",

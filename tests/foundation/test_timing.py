@@ -24,12 +24,14 @@ def test_throughput_by_hand_and_zero_mean():
     assert throughput(8, 5.0) == 1600.0          # 1000 × 8 / 5
     assert throughput(1, 4.0) == 250.0
     assert throughput(16, 0.0) == 0.0            # ais_bench: 0 when nothing was timed
+    assert throughput(4, 0.5) == 8000.0          # sub-millisecond batches are real figures
 
 
 @pytest.mark.parametrize("bad", [math.nan, math.inf, -1.0])
 def test_throughput_refuses_a_bad_mean(bad):
-    with pytest.raises(BitError, match="not a positive number"):
+    with pytest.raises(BitError, match="not a positive number") as err:
         throughput(8, bad)
+    assert err.value.hint == "the backend's timer returned a bad value; rerun with --debug"
 
 
 def test_latency_stats_asymmetric_by_hand():
@@ -59,5 +61,10 @@ def test_mean_is_exact_for_many_small_values():
 
 @pytest.mark.parametrize("bad", [math.nan, math.inf, -0.5])
 def test_bad_times_are_failures_not_figures(bad):
-    with pytest.raises(BitError, match="1 of 3 compute times"):
+    with pytest.raises(BitError, match="1 of 3 compute times") as err:
         latency_stats([1.0, bad, 2.0])
+    assert err.value.hint == "the backend's timer returned a bad value; rerun with --debug"
+
+
+def test_zero_and_sub_millisecond_times_are_figures():
+    assert latency_stats([0.0, 0.5, 0.25])["mean"] == 0.25  # a coarse timer may read 0.0 ms
