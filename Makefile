@@ -1,7 +1,7 @@
 PYTHON ?= python3
 PIP ?= $(PYTHON) -m pip
 
-.PHONY: install install-newest lock test bench lint
+.PHONY: install install-newest lock test test-random mutate bench lint
 
 # Locked install: torch first (the CPU wheel torch==2.13.0, only when no usable torch is installed: an
 # Ascend host's torch is kept), then this package + test extras through requirements/lock-cpXY-ARCH.txt.
@@ -19,6 +19,17 @@ lock:
 
 test:
 	$(PYTHON) -m pytest -q
+
+# pytest-randomly (test extra) shuffles the order on every run and prints "Using --randomly-seed=N":
+# rerun that order with --randomly-seed=N, or the file order with -p no:randomly.
+test-random:
+	$(PYTHON) -m pytest -q -p randomly
+
+# Mutation testing of the numeric core (tests/mutmut.cfg: modules and their fast test selections).
+# mutmut reads setup.cfg; the project has none, so the config is copied in for the run only.
+mutate:
+	cp tests/mutmut.cfg setup.cfg
+	$(PYTHON) -m mutmut run; status=$$?; $(PYTHON) -m mutmut results; rm -f setup.cfg; exit $$status
 
 bench:
 	$(PYTHON) tests/bench/bench_data.py

@@ -363,18 +363,3 @@ def batch_size_problems(items: list[str]) -> list[str]:
             problems.append(f"{value} is listed twice")
         seen.add(value)
     return problems
-
-
-def parse_batch_sizes(text: str) -> tuple[int, ...]:
-    """Parse ``"1,4,8"`` into ``(1, 4, 8)``.
-
-    Raises:
-        ConfigError: naming every bad item (0, negatives, non-integers, duplicates).
-    """
-    items = [x for x in text.split(",")]
-    if not text.strip():
-        raise ConfigError("--bs is empty", hint="give batch sizes like --bs 1,4,8")
-    problems = batch_size_problems(items)
-    if problems:
-        raise ConfigError(f"--bs {text!r}: " + "; ".join(problems), hint="give distinct positive integers, e.g. --bs 1,4,8")
-    return tuple(int(x) for x in items)

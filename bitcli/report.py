@@ -12,6 +12,7 @@ from typing import Any, Iterable
 from rich.table import Table
 
 from bitcli import ui
+from bitcli.datasets import CIFAR10_CLASSES
 
 # The seed's published ais_bench throughput on a 310P3 (samples/s), top-1 97.62%.
 SEED_310P3_THROUGHPUT: dict[int, float] = {1: 537.29, 4: 1388.11, 8: 1707.27, 16: 1758.00, 32: 1655.13, 64: 1619.81}
@@ -82,7 +83,6 @@ def render_data(result: Any, *, as_json: bool = False) -> None:
 
 
 # --------------------------------------------------------------------------- infer / eval / bench (runtimes)
-_CIFAR10_NAMES = ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck")
 
 
 def render_infer(result: Any) -> None:
@@ -104,7 +104,7 @@ def render_accuracy(result: Any) -> None:
     for k, value in result.topk.items():
         table.add_row(f"top-{k}", f"{100 * value:.2f}%", f"{100 * SEED_310P3_TOP1:.2f}%" if k == 1 else "")
     ui.out.print(table)
-    names = _CIFAR10_NAMES if result.num_classes == 10 else tuple(str(c) for c in range(result.num_classes))
+    names = CIFAR10_CLASSES if result.num_classes == 10 else tuple(str(c) for c in range(result.num_classes))
     per = make_table("Per class top-1; confusion counts (rows: true class, columns: predicted class)",
                      ["class", "n", "top-1", *[str(c) for c in range(result.num_classes)]])
     for column in per.columns[1:]:
@@ -127,8 +127,8 @@ def render_bench(result: Any) -> None:
         ref_text = f"{ref:,.2f}" if ref is not None else "—"
         if row.status == "ok":
             lat = row.latency_ms
-            table.add_row(str(row.bs), f"{row.throughput:,.2f}", f"{lat['mean']:.3f}", f"{lat['p50']:.3f}",
-                          f"{lat['p90']:.3f}", f"{lat['p99']:.3f}", ref_text, "ok")
+            table.add_row(str(row.bs), f"{row.throughput:,.2f}", f"{lat['mean']:.3f}", f"{lat['median']:.3f}",
+                          f"{lat['percentile(90%)']:.3f}", f"{lat['percentile(99%)']:.3f}", ref_text, "ok")
         else:
             from rich.markup import escape
 

@@ -7,12 +7,14 @@ pytest loads every conftest.py under the one module name ``conftest``.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from typer.testing import CliRunner
 
 REPO = Path(__file__).resolve().parents[1]
-SHARED = REPO.parent / "shared"
+# BITCLI_TEST_SHARED=/nowhere runs the suite as on a machine without ../shared (skips, with reasons).
+SHARED = Path(os.environ.get("BITCLI_TEST_SHARED", REPO.parent / "shared"))
 CIFAR_DIR = SHARED / "data" / "cifar10-test"
 TRAINED_PTH = SHARED / "data" / "bit-r50x1-cifar10" / "bit.pth"
 

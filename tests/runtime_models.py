@@ -65,10 +65,12 @@ class FakeBackend(Backend):
 
     name = "fake"
 
-    def __init__(self, options: BackendOptions, *, fail_at: int | None = None, latency_ms: float = 2.0) -> None:
+    def __init__(self, options: BackendOptions, *, fail_at: int | None = None, latency_ms: float = 2.0,
+                 latencies: list[float] | None = None) -> None:
         super().__init__(options)
         self.fail_at = fail_at
         self.latency = latency_ms
+        self.latencies = latencies  # one per call, in order (overrides latency_ms)
         self.calls = 0
         self.opened = self.closed = False
         self.shapes: list[tuple[int, ...]] = []
@@ -87,7 +89,7 @@ class FakeBackend(Backend):
         flat = batch.reshape(batch.shape[0], -1).astype(np.float64)
         weights = np.cos(np.arange(flat.shape[1] * 10, dtype=np.float64)).reshape(flat.shape[1], 10)
         out = (flat @ weights).astype(np.float32)
-        self.last_latency_ms = self.latency
+        self.last_latency_ms = self.latencies[self.calls - 1] if self.latencies else self.latency
         return out
 
 

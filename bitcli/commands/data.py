@@ -26,7 +26,7 @@ def data_cli(
 ) -> None:
     """Turn the CIFAR-10 test set into float32 3×128×128 .bin files (bit-exact to the seed) and a label file."""
     from bitcli.errors import ConfigError, DataError
-    from bitcli.stages import cifar
+    from bitcli.datasets import cifar
     from bitcli.stages import data as stage
 
     for name, value in (("--limit", limit), ("--synthetic", synthetic)):

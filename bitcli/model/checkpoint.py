@@ -34,7 +34,6 @@ MODELZOO_BIT_PTH_URL = (
     "https://ascend-repo-modelzoo.obs.cn-east-2.myhuaweicloud.com/model/1_PyTorch_PTH/Big-transfer/PTH/bit.pth"
 )
 BIT_NPZ_URL_PATTERN = "https://storage.googleapis.com/bit_models/{arch}.npz"
-FORMATS = ("pickle", "state_dict", "train_py", "npz", "random")
 _PICKLE_MODULES = ("bit_pytorch.models", "models")  # where big_transfer's classes were pickled from
 _NPZ_SENTINEL = "resnet/root_block/standardized_conv2d/kernel"
 _UNIT_LETTER = {"a": "1", "b": "2", "c": "3"}
@@ -275,15 +274,6 @@ def torch_to_npz_name(key: str) -> str:
     if m:
         return f"resnet/{m.group(1)}/{m.group(2)}/a/proj/standardized_conv2d/kernel"
     return key
-
-
-def npz_from_state_dict(state_dict: dict) -> dict:
-    """Google-BiT ``.npz`` arrays (TF names, HWIO kernels) from a torch state_dict."""
-    out = {}
-    for key, value in state_dict.items():
-        array = value.detach().cpu().numpy()
-        out[torch_to_npz_name(key)] = array.transpose(2, 3, 1, 0) if array.ndim == 4 else array
-    return out
 
 
 # --------------------------------------------------------------------------- building the model

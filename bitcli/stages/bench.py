@@ -2,8 +2,8 @@
 
 Every figure comes from :func:`bench_one`: warm-up runs are discarded, then
 ``loop`` timed runs on the backend's own timer (the compute call only, like
-ais_bench's ``NPU_compute_time``); throughput = 1000 × bs / mean ms, the
-seed's formula. A batch size that fails stays in the result as a row with
+ais_bench's ``NPU_compute_time``); throughput and latency statistics come
+from :mod:`bitcli.timing` (1000 × bs / mean ms, the seed's formula). A batch size that fails stays in the result as a row with
 its reason.
 """
 
@@ -17,6 +17,9 @@ from typing import Any, Callable
 from bitcli.artifacts import atomic_write_text
 from bitcli.backends.base import Backend, BackendOptions
 from bitcli.errors import BitError
+from bitcli.timing import latency_stats, throughput
+
+BENCH_PERCENTILES = (90, 99)  # bench shows p90 too; ais_bench's summary has only 99
 
 
 @dataclass
@@ -27,7 +30,7 @@ class BenchRow:
     status: str = "ok"                     # "ok" | "failed"
     reason: str | None = None
     throughput: float | None = None        # samples/s
-    latency_ms: dict[str, float] | None = None  # per batch: mean, p50, p90, p99
+    latency_ms: dict[str, float] | None = None  # per batch: timing.latency_stats keys (+ percentile(90%))
     runs: int = 0
     model: str = ""
 
@@ -63,15 +66,6 @@ class BenchResult:
         }
 
 
-def latency_stats(times_ms: list[float]) -> dict[str, float]:
-    """mean / p50 / p90 / p99 of per-batch times (ms)."""
-    import numpy as np
-
-    arr = np.asarray(times_ms, dtype=np.float64)
-    p50, p90, p99 = np.percentile(arr, [50, 90, 99])
-    return {"mean": float(arr.mean()), "p50": float(p50), "p90": float(p90), "p99": float(p99)}
-
-
 def bench_one(backend: Backend, bs: int, warmup: int, loop: int) -> BenchRow:
     """Time ``loop`` runs of an opened backend after ``warmup`` untimed ones.
 
@@ -97,8 +91,8 @@ def bench_one(backend: Backend, bs: int, warmup: int, loop: int) -> BenchRow:
         for _ in range(loop):
             backend.infer(batch)
             times.append(backend.last_latency_ms)
-    stats = latency_stats(times)
-    return BenchRow(bs=bs, throughput=1000.0 * bs / stats["mean"], latency_ms=stats, runs=len(times),
+    stats = latency_stats(times, BENCH_PERCENTILES)
+    return BenchRow(bs=bs, throughput=throughput(bs, stats["mean"]), latency_ms=stats, runs=len(times),
                     model=str(backend.options.model))
 
 

@@ -50,7 +50,7 @@ from bitcli.stages.data_files import (
     write_digests,
     write_labels,
 )
-from bitcli.stages.cifar import CifarTest, Progress, read_cifar10_test, synthetic_cifar10, write_cifar_layout  # noqa: F401 (re-exported)
+from bitcli.datasets.cifar import CifarTest, Progress, read_cifar10_test, synthetic_cifar10, write_cifar_layout  # noqa: F401 (re-exported)
 
 if TYPE_CHECKING:
     from bitcli.config import Settings
@@ -374,7 +374,7 @@ def dataset_source(
     Returns:
         (the path to read, a note for the user or None).
     """
-    from bitcli.stages import cifar
+    from bitcli.datasets import cifar
 
     path = Path(cfg["dataset.path"])
     if cfg["dataset.synthetic"]:

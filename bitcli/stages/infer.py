@@ -23,7 +23,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import statistics
 import sys
 import time
 from dataclasses import dataclass, field
@@ -44,8 +43,8 @@ from bitcli.stages.infer_io import (  # noqa: F401  (re-exported: the stage's pu
     input_files,
     make_summary,
     natural_key,
-    time_stats,
 )
+from bitcli.timing import mean_ms, throughput
 
 Progress = Callable[[int, int], None]  # (samples done, samples total)
 
@@ -73,15 +72,14 @@ class InferResult:
     @property
     def mean_compute_ms(self) -> float:
         """Mean compute time per batch (ms); 0.0 when nothing was timed."""
-        return statistics.fmean(self.compute_ms) if self.compute_ms else 0.0
+        return mean_ms(self.compute_ms)
 
     @property
     def throughput(self) -> float:
         """ais_bench's figure: 1000 × bs / mean compute ms."""
         if self.reported_throughput is not None:
             return self.reported_throughput
-        mean = self.mean_compute_ms
-        return 1000.0 * self.bs / mean if mean else 0.0
+        return throughput(self.bs, self.mean_compute_ms)
 
     @property
     def images_per_s(self) -> float:

@@ -23,6 +23,7 @@ from bitcli.ascend.ais_files import (  # noqa: F401  (ais_bench's input rules, r
     stem_of,
 )
 from bitcli.errors import DataError
+from bitcli.timing import latency_stats, throughput
 
 PREFETCH = 2  # batches decoded ahead of the one computing
 
@@ -69,34 +70,18 @@ def _read_into(path: Path, target: memoryview, first: Path, tensor_bytes: int) -
     with open(path, "rb", buffering=0) as fh:
         fh.readinto(target)
 
-def time_stats(values: list[float]) -> dict[str, Any]:
-    """ais_bench's statistics object (ms); all 0.0 with count 0 for no values."""
-    if not values:
-        return {"min": 0.0, "max": 0.0, "mean": 0.0, "median": 0.0, "percentile(99%)": 0.0, "count": 0}
-    import numpy as np
-
-    arr = np.asarray(values, dtype=np.float64)
-    return {
-        "min": float(arr.min()),
-        "max": float(arr.max()),
-        "mean": float(arr.mean()),
-        "median": float(np.median(arr)),
-        "percentile(99%)": float(np.percentile(arr, 99)),
-        "count": int(arr.size),
-    }
-
 
 def make_summary(filesinfo: dict[str, Any], latencies: list[float], bs: int, backend: str, argv: list[str]) -> dict[str, Any]:
     """The summary JSON in ait 2024's key order, plus ``backend``."""
-    stats = time_stats(latencies)
+    stats = latency_stats(latencies)
     return {
         "filesinfo": filesinfo,
         "args": list(argv),
         "NPU_compute_time": stats,
-        "H2D_latency": time_stats([]),
-        "D2H_latency": time_stats([]),
+        "H2D_latency": latency_stats([]),
+        "D2H_latency": latency_stats([]),
         "npu_compute_time_list": list(latencies),
-        "throughput": 1000.0 * bs / stats["mean"] if stats["mean"] else 0,
+        "throughput": throughput(bs, stats["mean"]),
         "pid": os.getpid(),
         "backend": backend,
     }

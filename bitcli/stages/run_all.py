@@ -32,7 +32,7 @@ from typing import Any, Callable, Protocol
 from bitcli.artifacts import atomic_write_text, is_current, read_json_object, read_sidecar, write_sidecar
 from bitcli.config import Settings
 from bitcli.errors import BitError, ConfigError
-from bitcli.stages.run_report import BsRow, collect_rows, file_digest, run_context
+from bitcli.report_rows import BsRow, collect_rows, file_digest, run_context
 
 STEPS = ("data", "export", "simplify", "atc", "infer", "eval", "bench")
 PER_BS = ("simplify", "atc", "infer", "eval", "bench")
@@ -276,8 +276,7 @@ def _model_key(cfg: Settings, backend: str, bs: int) -> tuple[str, str]:
 
 
 def _data_key(cfg: Settings) -> str:
-    manifest = cfg.artifacts.data_manifest
-    return hashlib.sha256(manifest.read_bytes()).hexdigest() if manifest.is_file() else "missing"
+    return file_digest(cfg.artifacts.data_manifest)
 
 
 def _infer(cfg: Settings, bs: int, cls: Any, force: bool, tick: Tick, result: AllResult) -> tuple[str, str]:
@@ -315,7 +314,9 @@ def _bench(cfg: Settings, bs: int, cls: Any, force: bool, tick: Tick, result: Al
 
     record = cfg.artifacts.bench_record(bs)
     model, digest = _model_key(cfg, cls.name, bs)
-    expected = {"backend": cls.name, "model_digest": digest, "loop": cfg["bench.loop"], "warmup": cfg["bench.warmup"]}
+    # like infer: another device set is another measurement (ais_bench sums over devices)
+    expected = {"backend": cls.name, "model_digest": digest, "loop": cfg["bench.loop"], "warmup": cfg["bench.warmup"],
+                "devices": list(cfg["ascend.devices"])}
     if not force and is_current(record, expected):
         return "up to date", str(record)
     done = throughput_per_bs(cls, lambda size: infer.options_from_settings(cfg, size, model), (bs,),

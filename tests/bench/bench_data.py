@@ -14,7 +14,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from bitcli.stages.cifar import read_cifar10_test
+from bitcli.datasets.cifar import read_cifar10_test
 from bitcli.stages.data import bins_from_cifar, preprocess_image
 
 DEFAULT = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "cifar10-test"

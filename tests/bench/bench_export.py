@@ -69,13 +69,18 @@ def other_formats(weights: Path, root: Path) -> dict[str, Path]:
     """Re-save the trained model as state_dict, train.py checkpoint and BiT .npz."""
     import torch
 
-    from bitcli.model.checkpoint import load_checkpoint, npz_from_state_dict
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/: the Google-layout writer
+    from google_npz import write_google_npz
+
+    from bitcli.model.checkpoint import load_checkpoint
 
     sd = load_checkpoint(weights).model.state_dict()
     files = {"state_dict": root / "sd.pth", "train_py": root / "train.pth.tar", "npz": root / "BiT-M-R50x1.npz"}
     torch.save({f"module.{k}": v for k, v in sd.items()}, files["state_dict"])
     torch.save({"step": 500, "model": {f"module.{k}": v for k, v in sd.items()}, "optim": {}}, files["train_py"])
-    np.savez(files["npz"], **npz_from_state_dict(sd))
+    write_google_npz(sd, files["npz"])
     return files
 
 

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from bit_testlib import invoke
 
-from bitcli.stages import cifar
+from bitcli.datasets import cifar
 
 
 def one_error_line(result, fragment: str) -> str:

@@ -28,12 +28,14 @@ def weights(tmp_path_factory) -> dict[str, Path]:
     """One seeded random model as .npz and as pickled DataParallel (the other formats: tests/model)."""
     import torch
 
-    from bitcli.model.checkpoint import load_checkpoint, npz_from_state_dict
+    from google_npz import write_google_npz
+
+    from bitcli.model.checkpoint import load_checkpoint
 
     root = tmp_path_factory.mktemp("weights")
     sd = load_checkpoint("random", seed=4).model.state_dict()
     files = {"npz": root / "bit.npz", "pickle": root / "bit.pth"}
-    np.savez(files["npz"], **npz_from_state_dict(sd))
+    write_google_npz(sd, files["npz"])
     bt = _bt_reference()
     module = bt.plant_big_transfer()
     try:
@@ -107,8 +109,12 @@ def test_bad_inputs(runner, tmp_path, weights):
         (["simplify", "--model", bogus, "--bs", "1"], ["not an ONNX model"]),
         (["simplify", "--model", tmp_path / "none.onnx", "--bs", "1"], ["ONNX model not found"]),
     ]
+    previous = tmp_path / "bit_work" / "bit.onnx"  # an earlier export in the default workdir
+    previous.parent.mkdir()
+    previous.write_bytes(b"earlier bit.onnx")
     for args, fragments in cases:
         _assert_error(_run(runner, *args), *fragments)
+        assert previous.read_bytes() == b"earlier bit.onnx", args  # a failed export loses nothing on disk
 
 
 @pytest.mark.parametrize("junk", ["a,b", "0", "1,,4", ""])

@@ -41,7 +41,7 @@ def checkpoint_files(random_loaded, tmp_path_factory) -> dict[str, Path]:
     """The random model saved in every supported format; name -> path."""
     import torch
 
-    from bitcli.model.checkpoint import npz_from_state_dict
+    from google_npz import write_google_npz
 
     root = tmp_path_factory.mktemp("ckpt")
     sd = random_loaded.model.state_dict()
@@ -55,8 +55,7 @@ def checkpoint_files(random_loaded, tmp_path_factory) -> dict[str, Path]:
     torch.save(sd, files["state_dict"])
     torch.save({f"module.{k}": v for k, v in sd.items()}, files["module_prefixed"])
     torch.save({"step": 7, "model": {f"module.{k}": v for k, v in sd.items()}, "optim": {"state": {}}}, files["train_py"])
-    with open(files["npz"], "wb") as fh:  # a file object: np.savez would append ".npz" to the name
-        np.savez(fh, **npz_from_state_dict(sd))
+    write_google_npz(sd, files["npz"])
     for name in ("bit_pytorch.models", "models"):
         files[f"pickle:{name}"] = root / f"whole_{name}.pth"
         bt = plant_big_transfer(name)

@@ -16,11 +16,11 @@ from bitcli.model.checkpoint import (
     LoadedModel,
     bit_npz_url,
     load_checkpoint,
-    npz_from_state_dict,
     npz_to_torch_name,
     torch_to_npz_name,
 )
 from bitcli.model.resnetv2 import create_model
+from google_npz import google_arrays, google_name, write_google_npz
 
 FORMAT_OF = {
     "state_dict": "state_dict",
@@ -68,12 +68,38 @@ def test_npz_names_round_trip():
     assert torch_to_npz_name("head.gn.bias") == "resnet/group_norm/beta"
 
 
+def test_npz_names_agree_with_the_published_layout():
+    for key in create_model("BiT-M-R50x1", 10).state_dict():
+        assert npz_to_torch_name(google_name(key)) == key
+    assert google_name("body.block4.unit03.conv2.weight") == "resnet/block4/unit03/b/standardized_conv2d/kernel"
+
+
+def test_npz_hwio_kernels_land_oihw_element_by_element(random_loaded, tmp_path):
+    """An asymmetric root kernel written in Google's HWIO layout, read back at hand-computed places."""
+    arrays = google_arrays(random_loaded.model.state_dict())
+    hwio = np.arange(7 * 7 * 3 * 64, dtype=np.float32).reshape(7, 7, 3, 64)  # value = ((h·7 + w)·3 + i)·64 + o
+    arrays["resnet/root_block/standardized_conv2d/kernel"] = hwio
+    path = tmp_path / "asym.npz"
+    np.savez(path, **arrays)
+    weight = load_checkpoint(path).model.root.conv.weight  # torch [o, i, h, w]
+    assert weight.shape == (64, 3, 7, 7)
+    assert weight[5, 1, 0, 2].item() == ((0 * 7 + 2) * 3 + 1) * 64 + 5 == 453      # h=0, w=2
+    assert weight[5, 1, 2, 0].item() == ((2 * 7 + 0) * 3 + 1) * 64 + 5 == 2757     # h=2, w=0: a transpose swaps these
+    assert weight[63, 2, 6, 1].item() == ((6 * 7 + 1) * 3 + 2) * 64 + 63 == 8447
+    # a 3×3 unit kernel too: HWIO [kh, kw, in, out] with one marked tap at kh=0, kw=2
+    conv2 = np.zeros((3, 3, 64, 64), dtype=np.float32)
+    conv2[0, 2, 7, 11] = 1.0
+    arrays["resnet/block1/unit01/b/standardized_conv2d/kernel"] = conv2
+    np.savez(path, **arrays)
+    weight = load_checkpoint(path).model.body.block1.unit01.conv2.weight
+    assert weight[11, 7, 0, 2].item() == 1.0 and float(weight.abs().sum()) == 1.0
+
+
 def test_npz_other_head_is_zeroed(random_loaded, tmp_path, probe):
     sd = random_loaded.model.state_dict()
     sd["head.conv.weight"] = torch.randn(21, 2048, 1, 1) * 0.01  # stands in for BiT-M's 21843 classes
     sd["head.conv.bias"] = torch.randn(21)
-    path = tmp_path / "BiT-M-R50x1.npz"
-    np.savez(path, **npz_from_state_dict(sd))
+    path = write_google_npz(sd, tmp_path / "BiT-M-R50x1.npz")
     loaded = load_checkpoint(path, num_classes=10)
     assert loaded.num_classes == 10 and any("zero" in n for n in loaded.notes)
     assert torch.count_nonzero(loaded.model.head.conv.weight) == 0
@@ -151,7 +177,7 @@ def test_state_dict_of_another_architecture(random_loaded, tmp_path):
 
 
 def test_npz_missing_keys(random_loaded, tmp_path):
-    arrays = npz_from_state_dict(random_loaded.model.state_dict())
+    arrays = google_arrays(random_loaded.model.state_dict())
     del arrays["resnet/block2/unit03/b/group_norm/gamma"]
     path = tmp_path / "broken.npz"
     np.savez(path, **arrays)

@@ -10,7 +10,7 @@ import pytest
 from runtime_models import FakeBackend, fake_options
 
 from bitcli.errors import DataError
-from bitcli.stages.bench import bench_one, latency_stats, throughput_per_bs
+from bitcli.stages.bench import bench_one, throughput_per_bs
 
 
 class ScriptedBackend(FakeBackend):
@@ -33,8 +33,28 @@ def test_warmup_excluded_throughput_from_mean():
     assert row.latency_ms["mean"] == pytest.approx(25.0)
     assert row.throughput == pytest.approx(1000 * 4 / 25.0)
     arr = np.array([10.0, 20.0, 30.0, 40.0])
-    assert row.latency_ms["p90"] == pytest.approx(np.percentile(arr, 90))
-    assert latency_stats([5.0]) == {"mean": 5.0, "p50": 5.0, "p90": 5.0, "p99": 5.0}
+    assert row.latency_ms["percentile(90%)"] == pytest.approx(np.percentile(arr, 90))
+
+
+def test_asymmetric_latencies_throughput_is_ais_bench_mean_not_median():
+    backend = ScriptedBackend(fake_options(8))
+    backend.script = [50.0] + [2.0, 3.0, 10.0]  # one warm-up, then mean 5, median 3
+    row = bench_one(backend, 8, warmup=1, loop=3)
+    assert row.throughput == pytest.approx(1600.0)  # 1000 × 8 / 5 (the median would give 2666.7)
+    assert row.latency_ms == {"min": 2.0, "max": 10.0, "mean": 5.0, "median": 3.0, "percentile(90%)": pytest.approx(8.6),
+                              "percentile(99%)": pytest.approx(9.86), "count": 3}
+
+
+def test_a_nan_latency_fails_the_row_not_a_figure():
+    class NanTimer(FakeBackend):
+        def infer(self, batch):
+            out = super().infer(batch)
+            self.last_latency_ms = float("nan")
+            return out
+
+    result = throughput_per_bs(NanTimer, lambda bs: fake_options(bs), (2,), warmup=0, loop=2)
+    assert result.rows[0].status == "failed" and result.rows[0].throughput is None
+    assert "not finite" in result.rows[0].reason
 
 
 def test_backend_own_bench_mode_is_used():
@@ -67,7 +87,8 @@ def test_failed_batch_size_stays_a_row(tmp_path):
     doc = json.loads(path.read_text())
     assert doc["backend"] == "fake" and doc["device"] == "fake"
     assert doc["results"][0] == {"bs": 1, "throughput": pytest.approx(500.0),
-                                 "latency_ms": {"mean": 2.0, "p50": 2.0, "p90": 2.0, "p99": 2.0}, "status": "ok"}
+                                 "latency_ms": {"min": 2.0, "max": 2.0, "mean": 2.0, "median": 2.0, "percentile(90%)": 2.0,
+                                                "percentile(99%)": 2.0, "count": 3}, "status": "ok"}
     assert doc["results"][1]["status"] == "failed" and doc["results"][1]["throughput"] is None
     crashed = throughput_per_bs(Crashy, lambda bs: fake_options(bs), (2,), warmup=0, loop=1)
     assert crashed.rows[0].reason == "RuntimeError: [ONNXRuntimeError] : 6 : RUNTIME_EXCEPTION"

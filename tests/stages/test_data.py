@@ -14,9 +14,9 @@ import pytest
 from PIL import Image
 
 from bitcli.errors import DataError
-from bitcli.stages import cifar
+from bitcli.datasets import cifar
 from bitcli.stages import data as stage
-from bitcli.stages.cifar import read_cifar10_test, synthetic_cifar10, write_cifar_layout
+from bitcli.datasets.cifar import read_cifar10_test, synthetic_cifar10, write_cifar_layout
 from bitcli.stages.data import bins_from_cifar, iter_preprocessed, preprocess_batch, preprocess_image
 
 

@@ -13,16 +13,21 @@ from bitcli.errors import BitError, CheckpointError, ConfigError, ExportError
 from bitcli.stages import export as export_stage
 from bitcli.stages.export import onnx_from_checkpoint, real_images
 
-CIFAR = Path(__file__).resolve().parents[3] / "shared" / "data" / "cifar10-test"
-TRAINED = Path(__file__).resolve().parents[3] / "shared" / "data" / "bit-r50x1-cifar10" / "bit.pth"
+from bit_testlib import CIFAR_DIR as CIFAR
+from bit_testlib import TRAINED_PTH as TRAINED
+
 SIZE = 64  # the model is fully convolutional; small inputs keep the suite fast
 
 
 @pytest.fixture(scope="module")
 def exported(tmp_path_factory):
+    """An export verified on real images; never on noise alone (skipped without ../shared)."""
+    if not (CIFAR / "cifar-10-batches-py" / "test_batch").is_file():
+        pytest.skip(f"real CIFAR-10 test set absent at {CIFAR}: export is verified on real images or not at all here")
     out = tmp_path_factory.mktemp("export") / "bit.onnx"
     result = onnx_from_checkpoint("random", out, arch="BiT-M-R50x1", num_classes=10, image_size=SIZE, seed=5,
-                                  dataset_path=CIFAR if CIFAR.is_dir() else None)  # fmt: skip
+                                  dataset_path=CIFAR)  # fmt: skip
+    assert result.real_samples > 0
     return result
 
 

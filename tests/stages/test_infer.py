@@ -65,6 +65,28 @@ def test_summary_is_ais_bench_shaped_sibling(tmp_path):
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["result_bs4", "result_bs4_summary.json"]
 
 
+def test_summary_and_result_throughput_are_bs_over_mean_by_hand(tmp_path):
+    write_bins(tmp_path / "in", 12)
+    backend = FakeBackend(fake_options(4), latencies=[1.0, 1.0, 7.0])  # 3 batches: mean 3, median 1
+    result = stage.outputs_from_bins(backend, tmp_path / "in", tmp_path / "out", argv=["bit", "infer"])
+    summary = json.loads(result.summary_path.read_text())
+    # 1000 × 4 / 3 = 1333.33 samples/s; without the batch size 333.3, from the median 4000
+    assert summary["throughput"] == pytest.approx(4000 / 3) and result.throughput == pytest.approx(4000 / 3)
+    assert summary["NPU_compute_time"] == {"min": 1.0, "max": 7.0, "mean": 3.0, "median": 1.0,
+                                           "percentile(99%)": pytest.approx(1.0 + 0.98 * 6.0), "count": 3}
+    assert result.mean_compute_ms == 3.0 and summary["npu_compute_time_list"] == [1.0, 1.0, 7.0]
+
+
+def test_infer_result_throughput_has_the_batch_size():
+    result = stage.InferResult(backend="fake", device="cpu", bs=8, model="m", result_dir=Path("r"),
+                               summary_path=Path("s"), samples=24, runs=3, files_per_batch=8, padded=0,
+                               compute_ms=[4.0, 4.0, 16.0], wall_s=2.0)
+    assert result.throughput == pytest.approx(1000.0)   # 1000 × 8 / 8 ms
+    assert result.images_per_s == 12.0                  # 24 samples in 2 s of wall clock
+    assert stage.InferResult(backend="f", device="c", bs=8, model="m", result_dir=Path("r"), summary_path=Path("s"),
+                             samples=0, runs=0, files_per_batch=8, padded=0).throughput == 0.0
+
+
 def test_stem_is_cut_at_first_dot_and_npy_inputs_are_read(tmp_path):
     inp = tmp_path / "in"
     data = np.random.default_rng(1).standard_normal((2, 3, 8, 8)).astype(np.float32)

@@ -27,13 +27,14 @@ from typing import Callable, Optional
 import numpy as np
 
 from bitcli.artifacts import atomic_path, atomic_write_bytes, atomic_write_text, file_hash
+from bitcli.datasets import CIFAR10_CLASSES
 from bitcli.errors import DataError
 
 BATCHES_DIR = "cifar-10-batches-py"
 TARBALL = "cifar-10-python.tar.gz"
 CIFAR10_URL = "https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz"
 CIFAR10_MD5 = "c58f30108f718f92721af3b95e74349a"
-CLASS_NAMES = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"]
+CLASS_NAMES = CIFAR10_CLASSES  # batches.meta's label_names, when a set has none of its own
 SYNTHETIC_MARKER = "SYNTHETIC"
 SYNTHETIC_TAG = b"synthetic"
 

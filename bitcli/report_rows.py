@@ -7,13 +7,12 @@ rebuilt after ``--only``/``--from`` runs or an interrupted one.
 
 from __future__ import annotations
 
-import hashlib
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from bitcli.artifacts import read_json_object, read_sidecar
+from bitcli.artifacts import file_hash, read_json_object, read_sidecar
 
 if TYPE_CHECKING:
     from bitcli.config import Settings
@@ -37,7 +36,8 @@ class BsRow:
 
 
 def file_digest(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest() if path.is_file() else "missing"
+    """sha256 of a file (artifacts.file_hash), or ``"missing"``."""
+    return file_hash(path) if path.is_file() else "missing"
 
 
 # --------------------------------------------------------------------------- report rows
