@@ -9,20 +9,19 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
 import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
-from standin_helpers import RELEASES, make_bins, make_onnx, reference_logits, select_release
+from standin_helpers import RELEASES, build_om, make_bins, reference_logits, select_release
 
 from bitcli.ascend.ais_output import ais_failure
 from bitcli.ascend.env import probe
 from bitcli.backends.ais import AisBackend
 from bitcli.backends.base import BackendOptions
 from bitcli.errors import BackendUnavailable, ConfigError, DataError, ToolFailed
-from bitcli.tools import ToolResult, run_tool
+from bitcli.tools import run_tool
 
 LABELS = {"2022-11": "tools 2022-11", "2023": "tools 2023", "2024": "ait 2024", "2025": "tools 2025"}
 DEVICE_DIRS = {"2022-11": ["device0", "device1"], "2023": ["device0", "device1"],
@@ -32,12 +31,8 @@ DEVICE_DIRS = {"2022-11": ["device0", "device1"], "2023": ["device0", "device1"]
 @pytest.fixture
 def om4(tmp_path, standins):
     """bit_bs4.om (stand-in atc, tiny 8 px ONNX) and 10 per-sample inputs."""
-    work = tmp_path / "w"
-    onnx = make_onnx(work / "bit_bs4_sim.onnx", 4)
-    subprocess.run(["atc", "--framework=5", f"--model={onnx}", "--input_format=NCHW", "--input_shape=image:4,3,8,8",
-                    f"--output={work / 'bit_bs4'}", "--log=error", "--soc_version=Ascend310P3"],
-                   cwd=tmp_path, check=True, capture_output=True)  # fmt: skip
-    return work / "bit_bs4.om", onnx, make_bins(work / "dataset_bin", 10)
+    om, onnx = build_om(tmp_path / "w")
+    return om, onnx, make_bins(tmp_path / "w" / "dataset_bin", 10)
 
 
 def _backend(om, devices=(0,)):
