@@ -189,3 +189,26 @@ def test_2025_refuses_more_than_100000_files_in_one_folder(om4, tmp_path):
     with _backend(om) as be, pytest.raises(DataError) as err:
         be.run_folder(folder, tmp_path / "result", "result_bs4")
     assert "holds 100001 files" in err.value.message and "at most 100000" in err.value.message
+
+
+def test_2024_refuses_a_group_writable_output_and_bit_says_which_mode(om4, tmp_path, monkeypatch):
+    select_release(monkeypatch, "2024")
+    om, _, bins = om4
+    result = tmp_path / "result"
+    result.mkdir()
+    result.chmod(0o775)  # umask 002
+    with _backend(om) as be, pytest.raises(DataError) as err:
+        be.run_folder(bins[0].parent, result, "result_bs4")
+    assert "(ait 2024)" in err.value.message and f"chmod 755 {result.resolve()}" in err.value.hint
+    assert oct(result.stat().st_mode & 0o777) == "0o775"
+
+
+@pytest.mark.parametrize("release", RELEASES)
+def test_fewer_samples_than_devices_is_refused_clearly(om4, tmp_path, monkeypatch, release):
+    select_release(monkeypatch, release)
+    om, _, bins = om4
+    for extra in bins[1:]:
+        extra.unlink()
+    with _backend(om, devices=(0, 1)) as be, pytest.raises(DataError) as err:
+        be.run_folder(bins[0].parent, tmp_path / "result", "result_bs4")
+    assert "1 input file(s)" in err.value.message and "at most 1 device(s)" in err.value.hint
