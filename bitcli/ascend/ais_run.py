@@ -34,7 +34,7 @@ from bitcli.ascend.ais_results import (
     combine_devices, device_folders, multi_device_latencies, read_summary, summed_throughput,
 )
 from bitcli.ascend.flavours import Flavour
-from bitcli.errors import ToolFailed
+from bitcli.errors import DataError, ToolFailed
 from bitcli.tools import ToolResult, run_tool
 
 
@@ -64,6 +64,11 @@ class AisRun:
         input_dir, output_root = Path(input_dir).resolve(), Path(output_root).resolve()
         check_run_limits(self.flavour, bs=self.bs)
         check_folder_limit(self.flavour, input_dir)
+        if len(self.devices) > 1 and input_dir.is_dir():
+            count = len(input_files(input_dir))
+            if count < len(self.devices):
+                raise DataError(f"{count} input file(s) in {input_dir} cannot be shared by devices {list(self.devices)}",
+                                hint=f"use at most {count} device(s) (ascend.devices), or more samples")
         make_folder(output_root)
         for folder in (output_root, output_root / dirname):
             problem = output_folder_problem(folder, self.flavour)

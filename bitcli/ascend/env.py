@@ -57,12 +57,12 @@ def set_env_path(extra: dict[str, Any] | None = None) -> str:
 def probe(set_env: str | None = None) -> AisProbe:
     """Find an environment where ais_bench and aclruntime import and CANN is present, and the release."""
     set_env = set_env or set_env_path()
-    keys = ("PATH", "PYTHONPATH", "LD_LIBRARY_PATH", "ASCEND_TOOLKIT_HOME", "ASCEND_HOME_PATH")
-    return _probe(set_env, tuple(os.environ.get(k, "") for k in keys))
+    # The whole environment is the key: set_env.sh may read any variable of it.
+    return _probe(set_env, tuple(sorted(os.environ.items())))
 
 
 @functools.lru_cache(maxsize=16)
-def _probe(set_env: str, _key: tuple[str, ...]) -> AisProbe:
+def _probe(set_env: str, _key: tuple[tuple[str, str], ...]) -> AisProbe:
     here = dict(os.environ)
     cann_here = bool(here.get("ASCEND_TOOLKIT_HOME") or here.get("ASCEND_HOME_PATH") or find_tool("atc"))
     error = _import_error(sys.executable, here)

@@ -260,6 +260,6 @@ def chip_from_table(table: NpuTable, board: Callable[[int, int], str | None] | N
         raise ConfigError(
             f"npu-smi info names the chip '{names[0]}', which is not a full SoC name",
             hint=f"read 'Chip Name' and 'NPU Name' with `npu-smi info -t board -i {first.npu_id} -c {first.chip}` "
-                 "and pass --chip CHIPNAME_NPUNAME (e.g. --chip 910_9391)",
+                 "and pass them joined by '_', e.g. --chip 910_9391",
         )
     return name

@@ -104,14 +104,7 @@ def om_from_onnx(
             row.status = "dry run" if bs not in missing else f"dry run ({sim_onnx_path(model_dir, MODEL_STEM, bs).name} missing)"
             result.rows.append(row)
             continue
-        meta = {
-            "batch_size": bs,
-            "onnx": sim_onnx_path(model_dir, MODEL_STEM, bs).name,
-            "onnx_sha256": sha256_file(sim_onnx_path(model_dir, MODEL_STEM, bs)),
-            "soc_version": soc,
-            "precision_mode": precision_mode or "default (force_fp16)",
-            "input_shape": f"{INPUT_NAME}:{bs},3,{image_size},{image_size}",
-        }
+        meta = _om_meta(model_dir, bs, soc, precision_mode, image_size)
         if not force and is_current(om, meta):
             row.status = "up to date"
         else:
@@ -124,6 +117,19 @@ def om_from_onnx(
             took = f" in {row.seconds:.1f} s" if row.status == "built" else ""
             progress(f"bs {bs}: {om.name} {row.status}{took}")
     return result
+
+
+def _om_meta(model_dir: Path, bs: int, soc: str, precision_mode: str | None, image_size: int) -> dict:
+    """What an .om was built from: a later run with the same meta is up to date."""
+    onnx = sim_onnx_path(model_dir, MODEL_STEM, bs)
+    return {
+        "batch_size": bs,
+        "onnx": onnx.name,
+        "onnx_sha256": sha256_file(onnx),
+        "soc_version": soc,
+        "precision_mode": precision_mode or "default (force_fp16)",
+        "input_shape": f"{INPUT_NAME}:{bs},3,{image_size},{image_size}",
+    }
 
 
 def _run_one(argv: list[str], om: Path, env: dict[str, str] | None, log: Path | None, set_env: str | None) -> float:

@@ -54,6 +54,17 @@ def make_onnx(path: Path, bs: int | None, *, input_name: str = "image", size: in
     return path
 
 
+def build_om(work: Path, bs: int = 4, *, size: int = 8) -> tuple[Path, Path]:
+    """``work/bit_bs{bs}.om`` made by the stand-in atc (on PATH) from a tiny ONNX: (om, onnx)."""
+    import subprocess
+
+    onnx = make_onnx(work / f"bit_bs{bs}_sim.onnx", bs, size=size)
+    subprocess.run(["atc", "--framework=5", f"--model={onnx}", "--input_format=NCHW",
+                    f"--input_shape=image:{bs},3,{size},{size}", f"--output={work / f'bit_bs{bs}'}", "--log=error",
+                    "--soc_version=Ascend310P3"], cwd=work, check=True, capture_output=True)
+    return work / f"bit_bs{bs}.om", onnx
+
+
 def make_bins(folder: Path, count: int, *, size: int = 8, start: int = 0) -> list[Path]:
     """``count`` per-sample float32 3×size×size files ``{i}.bin`` (mode 0644)."""
     import numpy as np

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import json
-import os
 import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
-from standin_helpers import RELEASES, STANDIN_PYLIB, ais_release_dir, make_bins, make_onnx, reference_logits, select_release
+from standin_helpers import RELEASES, STANDIN_PYLIB, ais_release_dir, build_om, make_bins, reference_logits, select_release
 
 from bitcli.ascend.ais_output import ais_failure, parse_run_output
 from bitcli.ascend.env import probe
@@ -22,15 +21,8 @@ from bitcli.tools import ToolResult
 @pytest.fixture
 def om4(tmp_path, standins):
     """bit_bs4.om built by the stand-in atc from a tiny 8 px ONNX, plus 10 per-sample inputs."""
-    import subprocess
-
-    work = tmp_path / "w"
-    onnx = make_onnx(work / "bit_bs4_sim.onnx", 4)
-    subprocess.run(["atc", "--framework=5", f"--model={onnx}", "--input_format=NCHW", "--input_shape=image:4,3,8,8",
-                    f"--output={work / 'bit_bs4'}", "--log=error", "--soc_version=Ascend310P3"],
-                   cwd=tmp_path, check=True, capture_output=True)  # fmt: skip
-    bins = make_bins(work / "dataset_bin", 10)
-    return work / "bit_bs4.om", onnx, bins
+    om, onnx = build_om(tmp_path / "w")
+    return om, onnx, make_bins(tmp_path / "w" / "dataset_bin", 10)
 
 
 def _backend(om, devices=(0,), bs=4):

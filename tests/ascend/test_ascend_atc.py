@@ -158,3 +158,69 @@ def test_dry_run_before_simplify_warns_but_prints(runner, no_ascend, tmp_path, t
     assert result.exit_code == 0, result.output
     assert "--input_shape=image:2,3,8,8" in result.stdout
     assert "bit_bs2_sim.onnx missing" in result.stderr and "bit simplify --bs 2" in result.stderr
+
+
+# ---------------------------------------------------------------------- error codes of newer CANN (§8.8)
+
+
+def _run_atc(tmp_path, *args, **env):
+    """The stand-in atc run directly, as bit's run_tool would: (ToolResult, om path)."""
+    import os
+
+    from bitcli.tools import run_tool
+
+    om = tmp_path / "w" / "bit_bs4.om"
+    res = run_tool(["atc", *args], env={**os.environ, **env}, cwd=tmp_path)
+    return res, om
+
+
+def test_e10016_wrong_input_shape_name_on_a_static_onnx(runner, standins, work, tiny_profile):
+    make_onnx(work / "bit_bs4_sim.onnx", 4, input_name="input")  # static, named like many exporters do
+    result = _atc(runner, work, tiny_profile, "--bs", "4")
+    assert result.exit_code == 1
+    err = " ".join(result.stderr.split())
+    assert "E10016: Op name [image] specified in --input_shape is not found in the model" in err
+    assert "ONNX input name ('image' for BiT)" in err
+
+
+def test_e10001_gets_the_input_name_hint_only_about_input_shape(runner, standins, work, tiny_profile):
+    result = _atc(runner, work, tiny_profile, "--bs", "4", "--precision-mode", "fastest")
+    assert result.exit_code == 1
+    err = " ".join(result.stderr.split())
+    assert "E10001: Value [fastest] for parameter [--precision_mode] is invalid" in err
+    assert "ONNX input name" not in err and "ascend.precision_mode" in err
+
+
+def test_e10010_bad_log_value_and_unknown_flag(standins, work, tmp_path):
+    from bitcli.ascend.atc import atc_failure
+
+    res, om = _run_atc(tmp_path, "--framework=5", f"--model={work / 'bit_bs4_sim.onnx'}", "--log=loud",
+                       f"--output={work / 'bit_bs4'}", "--soc_version=Ascend310P3")
+    err = atc_failure(res, om, None)
+    assert "E10010: Value [loud] for parameter [--log] is invalid" in err.message and "--log" in err.hint
+    res, om = _run_atc(tmp_path, "--framework=5", "--input-shape=image:4,3,8,8")
+    err = atc_failure(res, om, None)
+    assert res.returncode == 1 and "unknown command line flag 'input-shape'" in err.message
+    assert "does not know this flag" in err.hint
+
+
+def test_newer_cann_pid_stamp_is_stripped_and_ez9999_read(runner, standins, work, tiny_profile, monkeypatch):
+    monkeypatch.setenv("STANDIN_ATC_CANN", "8")
+    make_onnx(work / "bit_bs4_sim.onnx", 4, input_name="input")
+    result = _atc(runner, work, tiny_profile, "--bs", "4")
+    err = " ".join(result.stderr.split())
+    assert "E10016: Op name [image] specified in --input_shape is not found" in err
+    assert "[PID:" not in err and "2025-06-01" not in err
+    assert "EZ9999: graph build failed, see the log under $HOME/ascend/log" in err
+    assert "ONNX input name ('image' for BiT)" in err
+
+
+def test_error_codes_parser_on_literal_lines():
+    from bitcli.ascend.atc import error_codes
+
+    text = ("E10016: [PID: 77] 2025-01-02-03:04:05.678.901 Op name [x] specified in --input_shape is not found.\n"
+            "EZ9999: Inner Error!\n        EZ9999  [PID: 77] Check failed.[FUNC:Parse]\n"
+            "ERROR: unknown command line flag 'foo'\n")
+    assert error_codes(text) == [("E10016", "Op name [x] specified in --input_shape is not found."),
+                                 ("EZ9999", "Inner Error!"), ("EZ9999", "Check failed.[FUNC:Parse]"),
+                                 ("", "unknown command line flag 'foo'")]

@@ -74,3 +74,22 @@ def test_missing_libraries_make_atc_missing(runner, standins, monkeypatch):
     monkeypatch.setenv("STANDIN_ATC_MISSING_LIBS", "1")
     checks = _checks(invoke(runner, "doctor", "--backend", "ascend", "--json"))
     assert checks["atc"]["status"] == "missing" and "libascend_hal.so" in checks["atc"]["found"]
+
+
+def test_doctor_shows_ais_bench_release_cann_and_driver(runner, standins, monkeypatch):
+    from standin_helpers import select_release
+
+    select_release(monkeypatch, "2023")
+    checks = _checks(invoke(runner, "doctor", "--backend", "ascend", "--json"))
+    assert checks["ais_bench + aclruntime"]["found"].startswith("ais_bench 0.0.2 (tools 2023), importable by")
+    assert checks["CANN version"]["found"] == "8.0.RC1.standin"
+    assert checks["driver"]["found"] == "23.0.rc3"
+
+
+def test_doctor_names_the_minimum_release_for_the_script_era(runner, standins, monkeypatch):
+    from standin_helpers import select_release
+
+    select_release(monkeypatch, "2022-09")
+    result = invoke(runner, "doctor", "--backend", "ascend", "--json")
+    assert result.exit_code == 1
+    assert "tools 2022-11 or newer" in _checks(result)["ais_bench + aclruntime"]["found"]

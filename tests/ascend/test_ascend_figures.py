@@ -12,11 +12,10 @@ A non-zero exit of ATC or of any one ais_bench device is a failure even when
 from __future__ import annotations
 
 import json
-import subprocess
 
 import pytest
 from bit_testlib import invoke
-from standin_helpers import make_bins, make_onnx, select_release
+from standin_helpers import build_om, make_bins, make_onnx, select_release
 
 from bitcli.backends.ais import AisBackend
 from bitcli.backends.base import BackendOptions
@@ -30,12 +29,8 @@ BS4_DEVICE1 = 1000 * 4 / 6     # 666.67 samples/s
 
 @pytest.fixture
 def om4(tmp_path, standins):
-    work = tmp_path / "w"
-    onnx = make_onnx(work / "bit_bs4_sim.onnx", 4)
-    subprocess.run(["atc", "--framework=5", f"--model={onnx}", "--input_format=NCHW", "--input_shape=image:4,3,8,8",
-                    f"--output={work / 'bit_bs4'}", "--log=error", "--soc_version=Ascend310P3"],
-                   cwd=tmp_path, check=True, capture_output=True)  # fmt: skip
-    return work / "bit_bs4.om", make_bins(work / "dataset_bin", 16)
+    om, _ = build_om(tmp_path / "w")
+    return om, make_bins(tmp_path / "w" / "dataset_bin", 16)
 
 
 def _backend(om, devices):

@@ -105,3 +105,56 @@ def test_auto_without_npu_smi_says_how_to_fix(no_ascend):
 
 def test_npu_smi_found_after_sourcing_set_env(sourced):
     assert resolve_chip("auto") == "310P3"
+
+
+# ---------------------------------------------------------------------- chip names with - and _ (§8.9)
+
+
+@pytest.mark.parametrize("given,chip", [("910B4-1", "910B4-1"), ("Ascend910B4-1", "910B4-1"),
+                                        ("Ascend910_9391", "910_9391"), ("910_9391", "910_9391"),
+                                        ("Ascend950PR_9579", "950PR_9579")])
+def test_chip_names_with_dash_and_underscore(no_ascend, given, chip):
+    assert resolve_chip(given) == chip
+    assert soc_version(chip) == "Ascend" + chip
+
+
+@pytest.mark.parametrize("bad", ["910B4-", "910__9391", "910_93 91", "-910"])
+def test_malformed_suffixes_are_refused(no_ascend, bad):
+    with pytest.raises(ConfigError, match="not a chip name"):
+        resolve_chip(bad)
+
+
+def test_npu_smi_25_suffixed_name(standins, monkeypatch):
+    monkeypatch.setenv("STANDIN_NPU_SMI", "910b4-1")
+    table = query_devices()
+    assert _ids(table) == [(0, 0, 0, "910B4-1")]
+    assert soc_version(resolve_chip("auto")) == "Ascend910B4-1"
+
+
+def test_a3_family_name_is_completed_from_the_board(standins, monkeypatch):
+    monkeypatch.setenv("STANDIN_NPU_SMI", "a3")
+    assert _ids(query_devices()) == [(0, 0, 0, "Ascend910"), (0, 1, 1, "Ascend910")]
+    assert resolve_chip("auto") == "910_9391"  # Chip Name 910 + NPU Name 9391 from `npu-smi info -t board -c`
+
+
+def test_the_name_bit_tells_the_user_to_read_is_accepted_afterwards(standins, monkeypatch):
+    import re
+
+    monkeypatch.setenv("STANDIN_NPU_SMI", "a3")
+    with pytest.raises(ConfigError) as err:
+        chip_from_table(query_devices(), board=None)  # the board query unavailable
+    assert "npu-smi info -t board -i 0 -c 0" in err.value.hint
+    suggested = re.search(r"e\.g\. --chip (\S+)", err.value.hint).group(1)
+    assert resolve_chip(suggested) == suggested == "910_9391"
+
+
+def test_950_series_layout(standins, monkeypatch):
+    monkeypatch.setenv("STANDIN_NPU_SMI", "950")
+    table = query_devices()
+    assert _ids(table) == [(0, 0, 0, "950PR_9579"), (1, 0, 1, "950PR_9579")]  # logical ids from info -m
+    assert [d.bus_id for d in table.devices] == ["0000:9D:00.0", "0000:9F:00.0"]
+    assert resolve_chip("auto") == "950PR_9579"
+
+
+def test_driver_version_from_the_banner(standins):
+    assert query_devices().driver_version == "23.0.rc3"

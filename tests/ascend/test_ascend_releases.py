@@ -9,20 +9,19 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
 import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
-from standin_helpers import RELEASES, make_bins, make_onnx, reference_logits, select_release
+from standin_helpers import RELEASES, build_om, make_bins, reference_logits, select_release
 
 from bitcli.ascend.ais_output import ais_failure
 from bitcli.ascend.env import probe
 from bitcli.backends.ais import AisBackend
 from bitcli.backends.base import BackendOptions
 from bitcli.errors import BackendUnavailable, ConfigError, DataError, ToolFailed
-from bitcli.tools import ToolResult, run_tool
+from bitcli.tools import run_tool
 
 LABELS = {"2022-11": "tools 2022-11", "2023": "tools 2023", "2024": "ait 2024", "2025": "tools 2025"}
 DEVICE_DIRS = {"2022-11": ["device0", "device1"], "2023": ["device0", "device1"],
@@ -32,12 +31,8 @@ DEVICE_DIRS = {"2022-11": ["device0", "device1"], "2023": ["device0", "device1"]
 @pytest.fixture
 def om4(tmp_path, standins):
     """bit_bs4.om (stand-in atc, tiny 8 px ONNX) and 10 per-sample inputs."""
-    work = tmp_path / "w"
-    onnx = make_onnx(work / "bit_bs4_sim.onnx", 4)
-    subprocess.run(["atc", "--framework=5", f"--model={onnx}", "--input_format=NCHW", "--input_shape=image:4,3,8,8",
-                    f"--output={work / 'bit_bs4'}", "--log=error", "--soc_version=Ascend310P3"],
-                   cwd=tmp_path, check=True, capture_output=True)  # fmt: skip
-    return work / "bit_bs4.om", onnx, make_bins(work / "dataset_bin", 10)
+    om, onnx = build_om(tmp_path / "w")
+    return om, onnx, make_bins(tmp_path / "w" / "dataset_bin", 10)
 
 
 def _backend(om, devices=(0,)):
@@ -194,3 +189,26 @@ def test_2025_refuses_more_than_100000_files_in_one_folder(om4, tmp_path):
     with _backend(om) as be, pytest.raises(DataError) as err:
         be.run_folder(folder, tmp_path / "result", "result_bs4")
     assert "holds 100001 files" in err.value.message and "at most 100000" in err.value.message
+
+
+def test_2024_refuses_a_group_writable_output_and_bit_says_which_mode(om4, tmp_path, monkeypatch):
+    select_release(monkeypatch, "2024")
+    om, _, bins = om4
+    result = tmp_path / "result"
+    result.mkdir()
+    result.chmod(0o775)  # umask 002
+    with _backend(om) as be, pytest.raises(DataError) as err:
+        be.run_folder(bins[0].parent, result, "result_bs4")
+    assert "(ait 2024)" in err.value.message and f"chmod 755 {result.resolve()}" in err.value.hint
+    assert oct(result.stat().st_mode & 0o777) == "0o775"
+
+
+@pytest.mark.parametrize("release", RELEASES)
+def test_fewer_samples_than_devices_is_refused_clearly(om4, tmp_path, monkeypatch, release):
+    select_release(monkeypatch, release)
+    om, _, bins = om4
+    for extra in bins[1:]:
+        extra.unlink()
+    with _backend(om, devices=(0, 1)) as be, pytest.raises(DataError) as err:
+        be.run_folder(bins[0].parent, tmp_path / "result", "result_bs4")
+    assert "1 input file(s)" in err.value.message and "at most 1 device(s)" in err.value.hint
