@@ -1,7 +1,7 @@
 PYTHON ?= python3
 PIP ?= $(PYTHON) -m pip
 
-.PHONY: install install-newest lock test test-random mutate bench lint
+.PHONY: install install-newest install-lowest lock test test-random mutate bench lint
 
 # Locked install: torch first (the CPU wheel torch==2.13.0, only when no usable torch is installed: an
 # Ascend host's torch is kept), then this package + test extras through requirements/lock-cpXY-ARCH.txt.
@@ -11,6 +11,11 @@ install:
 # Every dependency but torch to the newest release pyproject.toml allows (CI's second leg).
 install-newest:
 	$(PYTHON) requirements/install.py --newest
+
+# The lowest versions pyproject.toml allows (keeps its lower bounds honest; into a scratch venv, not CI).
+install-lowest:
+	$(PIP) install -q 'uv>=0.4'
+	$(PYTHON) requirements/install.py --lowest
 
 # Regenerate requirements/lock-*.txt from the registry (wheels only, Python 3.10-3.13 x x86_64/aarch64).
 lock:

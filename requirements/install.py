@@ -11,6 +11,8 @@ Modes:
   --newest   the CI's "newest allowed" leg: upgrade every dependency except torch to the newest release
              the ranges in pyproject.toml allow, then print the versions that differ from the lock.
   --lock     regenerate every lock file with ``uv pip compile`` (wheels only, one per Python x CPU).
+  --lowest   install the lowest versions the ranges allow (``uv pip compile --resolution lowest-direct``),
+             to check that pyproject.toml's lower bounds really work; torch stays as the lock's.
 
 Decisions, written down here because nobody else will:
   * torch is never replaced. An Ascend host's torch is matched to torch_npu and CANN. A torch that
@@ -52,6 +54,7 @@ def main(argv=None) -> int:
     mode = parser.add_mutually_exclusive_group()
     mode.add_argument("--newest", action="store_true", help="upgrade all but torch to the newest allowed")
     mode.add_argument("--lock", action="store_true", help="regenerate requirements/lock-*.txt with uv")
+    mode.add_argument("--lowest", action="store_true", help="install the lowest allowed versions (needs uv)")
     parser.add_argument("--extras", default="test", help="extras of bitcli to install (default: test)")
     args = parser.parse_args(argv)
     if sys.version_info[:2] < MIN_PYTHON:
@@ -64,6 +67,8 @@ def main(argv=None) -> int:
         return write_locks()
     if args.newest:
         return install_newest(args.extras)
+    if args.lowest:
+        return install_lowest(args.extras)
     return install_locked(args.extras)
 
 
@@ -151,6 +156,23 @@ def install_newest(extras: str) -> int:
     lock = lock_path()
     differ = lock_differences(read_lock(lock)) if lock.is_file() else []
     print("newest allowed, differs from %s: %s" % (lock.name, "; ".join(differ) if differ else "nothing"))
+    return 0
+
+
+def install_lowest(extras: str) -> int:
+    """The lowest versions of bit's direct dependencies that the ranges allow, for this Python and CPU."""
+    if torch_status() == "absent":
+        _pip("install", TORCH_PIN)
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp) / "lowest.txt"
+        argv = [sys.executable, "-m", "uv", "pip", "compile", "pyproject.toml", "--extra", extras or "test",
+                "-c", TORCH_FILE, "--resolution", "lowest-direct", "--only-binary", ":all:", "--no-header",
+                "--quiet", "-o", str(out)]
+        if subprocess.call(argv, cwd=str(ROOT)) != 0:
+            return _fail("uv could not resolve the lowest allowed versions", "is uv installed? pip install uv")
+        out.write_text(_drop_cuda_only(out.read_text()))
+        _pip("install", "-c", str(out), "-e", "%s[%s]" % (ROOT, extras) if extras else str(ROOT))
+    _pip("check")
     return 0
 
 

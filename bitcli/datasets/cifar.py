@@ -83,7 +83,24 @@ class _NumpyOnlyUnpickler(pickle.Unpickler):
     def find_class(self, module: str, name: str):
         if (module, name) not in self.ALLOWED:
             raise pickle.UnpicklingError(f"refusing to load {module}.{name}")
-        return super().find_class(module, name)
+        return super().find_class(_numpy_core_here(module), name)
+
+
+def _numpy_core_here(module: str) -> str:
+    """``numpy.core.x`` ↔ ``numpy._core.x``, whichever the installed numpy has.
+
+    numpy 2 renamed ``numpy.core`` to ``numpy._core``: a pickle written under numpy 2 (such as a re-made
+    test_batch) names ``numpy._core``, which numpy 1.x lacks; the official 2009 file names ``numpy.core``,
+    which numpy 2 keeps only as a deprecated alias.
+    """
+    import numpy as np
+
+    numpy2 = int(np.__version__.split(".")[0]) >= 2
+    if numpy2 and module.startswith("numpy.core."):
+        return "numpy._core." + module[len("numpy.core."):]
+    if not numpy2 and module.startswith("numpy._core."):
+        return "numpy.core." + module[len("numpy._core."):]
+    return module
 
 
 def _unpickle(data: bytes, where: str) -> object:

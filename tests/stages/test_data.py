@@ -426,3 +426,30 @@ def test_deleted_files_of_a_complete_run_are_the_only_ones_redone(synth_dir, tmp
     result = bins_from_cifar(synth_dir, save, labels, image_size=16, limit=8)
     assert (result.skipped, result.written, result.resumed) == (False, 1, 7)
     assert folder_bytes(save) == reference_bytes
+
+
+@pytest.mark.parametrize("core", ["numpy.core", "numpy._core"])
+def test_reads_pickles_of_numpy_1_and_numpy_2(tmp_path, core):
+    """The official 2009 test_batch names numpy.core, one re-made under numpy 2 names numpy._core:
+    both read under whichever numpy is installed (numpy 1.x has no numpy._core)."""
+    images = np.arange(2 * 3072, dtype=np.uint8).reshape(2, 3072)
+    doc = {b"data": images, b"labels": [3, 5], b"filenames": [b"a.png", b"b.png"], b"batch_label": b"x"}
+    raw = pickle.dumps(doc, protocol=2)
+    for name in (b"numpy._core.multiarray", b"numpy.core.multiarray"):  # protocol 2: GLOBAL "module\nname"
+        raw = raw.replace(name + b"\n", core.encode() + b".multiarray\n")
+    assert core.encode() + b".multiarray\n" in raw
+    got = read_cifar10_test(write_batch(tmp_path, None, raw=raw))
+    assert got.labels.tolist() == [3, 5]
+    assert got.images[1, 0, 0].tolist() == [images[1, 0], images[1, 1024], images[1, 2048]]  # CHW rows → HWC
+
+
+@pytest.mark.parametrize("version, module, expected", [
+    ("1.26.4", "numpy._core.multiarray", "numpy.core.multiarray"),
+    ("1.26.4", "numpy.core.multiarray", "numpy.core.multiarray"),
+    ("2.4.6", "numpy.core.numeric", "numpy._core.numeric"),
+    ("2.4.6", "numpy._core.numeric", "numpy._core.numeric"),
+    ("1.24.2", "numpy", "numpy"),
+])
+def test_numpy_core_module_is_renamed_for_the_installed_numpy(monkeypatch, version, module, expected):
+    monkeypatch.setattr(np, "__version__", version)
+    assert cifar._numpy_core_here(module) == expected
