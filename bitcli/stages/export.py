@@ -196,7 +196,14 @@ def _export(model: Any, path: Path, opset: int, image_size: int) -> None:
                 dynamic_axes={INPUT_NAME: {0: "N"}, OUTPUT_NAME: {0: "N"}},
                 opset_version=opset, do_constant_folding=True, dynamo=False,
             )  # fmt: skip
+        except OSError:
+            raise  # full disk, read-only, ...: the caller names the place and the fix
         except Exception as exc:  # the exporter raises many types; all mean "export failed"
+            import re
+
+            found = re.search(r"\[Errno (\d+)\]", str(exc))  # a file-system fault wrapped by the exporter
+            if found:
+                raise OSError(int(found.group(1)), str(exc), str(path)) from None
             raise ExportError(f"torch.onnx.export failed at opset {opset}: {exc}") from None
     try:
         onnx.checker.check_model(str(path))

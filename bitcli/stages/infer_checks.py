@@ -170,5 +170,7 @@ def open_partial(partial: Path, key: dict[str, Any], force: bool) -> set[str]:
         stray.unlink(missing_ok=True)
     if old == key and not force:
         return {p.name for p in partial.iterdir() if p.name.endswith("_0.bin") and p.is_file()}
-    (partial / RESUME_KEY).write_text(json.dumps(key))
+    from bitcli.artifacts import atomic_write_text
+
+    atomic_write_text(partial / RESUME_KEY, json.dumps(key))
     return set()
