@@ -64,11 +64,14 @@ def one_line_failure(proc, *fragments: str, code: int | None = None) -> str:
 
 
 def tree_state(folder: Path) -> dict[str, str]:
-    """relative path → sha256 of every file under ``folder`` (for "no user file changed")."""
+    """relative path → sha256 of every file under ``folder`` (for "no user file changed").
+
+    bit's own workdir lock (``.bit.lock``, empty) is not a user file and is left out.
+    """
     folder = Path(folder)
     state = {}
     for path in sorted(folder.rglob("*")):
-        if path.is_file() and not path.is_symlink():
+        if path.is_file() and not path.is_symlink() and not path.name.startswith(".bit.lock"):
             state[str(path.relative_to(folder))] = hashlib.sha256(path.read_bytes()).hexdigest()
     return state
 
