@@ -151,6 +151,11 @@ def _check_settings(opset: int, image_size: int, output: Path) -> None:
     if blocker is not None:  # before loading anything
         raise ConfigError(f"cannot create {output}: {blocker} is a file, not a folder", hint="choose another --output")
     check_replaceable(output, "--output")
+    from bitcli.resources import writable_problem
+
+    problem = writable_problem(output.parent)
+    if problem:  # before the checkpoint is loaded and the graph traced
+        raise ConfigError(f"cannot write {output}: {problem}", hint="choose another --output")
 
 
 def _tool_versions() -> dict[str, str]:

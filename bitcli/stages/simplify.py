@@ -88,6 +88,11 @@ def simplified_onnx_per_bs(
     rows = []
     from bitcli.artifacts import check_replaceable
 
+    from bitcli.resources import writable_problem
+
+    problem = writable_problem(Path(output_dir))
+    if problem:  # before onnxsim runs for minutes
+        raise ExportError(f"cannot write to {output_dir}: {problem}", hint="choose another --output-dir")
     outs = {bs: sim_onnx_path(output_dir, Path(model).stem, bs) for bs in sizes}
     for out in outs.values():  # before any work: bit replaces only its own files
         check_replaceable(out, "--output-dir", inputs={"--model": Path(model)})

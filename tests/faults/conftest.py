@@ -43,8 +43,8 @@ def work(tmp_path, tiny_models, synth_set) -> Path:
 
     workdir = tmp_path / "w"
     workdir.mkdir()
-    for path in tiny_models.iterdir():
-        shutil.copy(path, workdir / path.name)
+    for path in tiny_models.iterdir():  # links: 3 x 90 MB models are shared, never written through
+        (workdir / path.name).symlink_to(path)
     bins_from_cifar(synth_set, workdir / "dataset_bin", workdir / "label.txt", image_size=SIZE, limit=N_IMAGES)
     (tmp_path / "bit.yaml").write_text(
         f"workdir: w\nbatch_sizes: [2]\nbackend: onnxruntime\nmodel:\n  weights: random\n  image_size: {SIZE}\n"
