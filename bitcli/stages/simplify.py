@@ -122,6 +122,8 @@ def _check_batch_sizes(batch_sizes) -> list[int]:
 
 def _load_onnx(path: Path) -> Any:
     onnx = require("onnx", purpose="simplify")
+    if path.is_dir():
+        raise ExportError(f"--model {path} is a folder, not an ONNX file", hint="pass the .onnx file `bit export` wrote")
     if not path.is_file():
         raise ExportError(f"ONNX model not found: {path}", hint="run `bit export` first, or pass --model FILE")
     try:
