@@ -89,10 +89,7 @@ def onnx_from_checkpoint(
     arch = resolve_arch(arch)
     _check_settings(opset, image_size, Path(output))
     output = Path(output)
-    if str(weights) != "random":
-        from bitcli.artifacts import check_replaceable
-
-        check_replaceable(output, "--output", inputs={"--weights": Path(str(weights)), "--dataset-path": dataset_path})
+    _check_not_an_input(output, weights, dataset_path)
     expected = _expected_meta(weights, arch, num_classes, opset, image_size, seed)
     if not force and is_current(output, expected, keys=_CURRENT_KEYS):
         meta = read_sidecar(output) or expected
@@ -135,6 +132,16 @@ def _write_verified(model: Any, output: Path, opset: int, image_size: int, probe
 def _model_bytes(model: Any) -> int:
     """About the size of the ONNX file: the float32 parameters."""
     return 4 * sum(int(p.numel()) for p in model.parameters())
+
+
+def _check_not_an_input(output: Path, weights: str | Path, dataset_path: Path | None) -> None:
+    """The ONNX file never replaces the checkpoint or the data set it is made from."""
+    from bitcli.artifacts import check_replaceable
+
+    inputs = {"--dataset-path": dataset_path}
+    if str(weights) != "random":
+        inputs["--weights"] = Path(str(weights))
+    check_replaceable(output, "--output", inputs=inputs)
 
 
 def _check_settings(opset: int, image_size: int, output: Path) -> None:

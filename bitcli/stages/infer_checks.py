@@ -115,6 +115,17 @@ def check_model_fit(shape: tuple[int, ...], file_bytes: int, manifest: dict[str,
                 "model samples (ais_bench's files-per-batch rule); outputs are per file, not per sample")  # fmt: skip
 
 
+def check_batch_memory(backend: Any) -> None:
+    """Refuse before allocating when a few batches in flight cannot fit in memory."""
+    from bitcli.resources import batch_bytes, check_memory
+    from bitcli.stages.infer_io import PREFETCH
+
+    opts = backend.options
+    need = batch_bytes(opts.batch_size, opts.image_size) * (PREFETCH + 3)
+    check_memory(need, f"bs {opts.batch_size} at {opts.image_size} px ({PREFETCH + 3} batches in flight)",
+                 hint="use a smaller --bs (ais_bench's own limit is 4096)")
+
+
 # --------------------------------------------------------------------------- checked, resumable writes
 
 
