@@ -321,6 +321,8 @@ def _run_folder(backend: Backend, input_dir: Path, output_root: Path, result_dir
 
 
 def _result_from_summary(backend: Backend, result_dir: Path, summary: dict[str, Any]) -> InferResult:
+    from bitcli.stages.infer_checks import nonfinite_outputs
+
     times = [float(x) for x in summary.get("npu_compute_time_list", [])]
     outputs = sum(1 for p in result_dir.iterdir() if p.is_file()) if result_dir.is_dir() else 0
     return InferResult(
@@ -328,7 +330,9 @@ def _result_from_summary(backend: Backend, result_dir: Path, summary: dict[str, 
         model=str(backend.options.model), result_dir=result_dir, summary_path=summary_path(result_dir),
         samples=len(summary.get("filesinfo", {})) or outputs, runs=len(times), files_per_batch=0, padded=0,
         compute_ms=times, wall_s=0.0, reported_throughput=float(summary.get("throughput") or 0.0),
+        nonfinite=nonfinite_outputs(result_dir),
     )
+
 
 
 def outputs_from_dataset(

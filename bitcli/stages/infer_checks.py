@@ -185,3 +185,15 @@ def open_partial(partial: Path, key: dict[str, Any], force: bool) -> set[str]:
 
     atomic_write_text(partial / RESUME_KEY, json.dumps(key))
     return set()
+
+
+def nonfinite_outputs(result_dir: Path) -> list[str]:
+    """Output files of a whole-folder tool (ais_bench) that hold NaN/inf, in natural order."""
+    import numpy as np
+
+    from bitcli.stages.infer_io import natural_key
+
+    if not Path(result_dir).is_dir():
+        return []
+    files = sorted(Path(result_dir).rglob("*_0.bin"), key=lambda p: natural_key(p.name))
+    return [p.name for p in files if not np.isfinite(np.fromfile(p, dtype=np.float32)).all()]

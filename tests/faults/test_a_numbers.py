@@ -206,6 +206,19 @@ def test_infer_counts_nonfinite_outputs_into_its_summary(tmp_path, bs):
     assert summary["nonfinite_outputs"] == {"count": len(expected), "first": expected[:5]}
 
 
+@pytest.mark.parametrize("bad_rows", [[], [1], [0, 10], [2, 3, 11]])
+def test_whole_folder_outputs_are_scanned_for_nonfinite(tmp_path, bad_rows):
+    from bitcli.stages.infer_checks import nonfinite_outputs
+
+    (tmp_path / "device0").mkdir()
+    for i in range(12):  # ais_bench layout, one multi-device folder included
+        row = np.zeros(10, dtype=np.float32)
+        if i in bad_rows:
+            row[4] = np.nan if i % 2 else np.inf
+        row.tofile(tmp_path / ("device0" if i == 11 else "") / f"{i}_0.bin")
+    assert nonfinite_outputs(tmp_path) == [f"{i}_0.bin" for i in sorted(bad_rows)]
+
+
 # --------------------------------------------------------------------------- checked writes: a full disk
 
 
