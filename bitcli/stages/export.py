@@ -87,9 +87,9 @@ def onnx_from_checkpoint(
 
     started = time.perf_counter()
     arch = resolve_arch(arch)
-    _check_settings(opset, image_size, Path(output))
     output = Path(output)
-    _check_not_an_input(output, weights, dataset_path)
+    _check_not_an_input(output, weights, dataset_path)  # names the input it would destroy, first
+    _check_settings(opset, image_size, output)
     expected = _expected_meta(weights, arch, num_classes, opset, image_size, seed)
     if not force and is_current(output, expected, keys=_CURRENT_KEYS):
         meta = read_sidecar(output) or expected
@@ -152,12 +152,9 @@ def _check_settings(opset: int, image_size: int, output: Path) -> None:
         raise ConfigError(f"image size {image_size} too small: the network downsamples 32x", hint="use --image-size 128")
     if output.is_dir():
         raise ConfigError(f"--output {output} is a directory", hint=f"name a file, e.g. {output / 'bit.onnx'}")
-    from bitcli.artifacts import check_replaceable
-
     blocker = next((p for p in output.parents if p.exists() and not p.is_dir()), None)
     if blocker is not None:  # before loading anything
         raise ConfigError(f"cannot create {output}: {blocker} is a file, not a folder", hint="choose another --output")
-    check_replaceable(output, "--output")
     from bitcli.resources import writable_problem
 
     problem = writable_problem(output.parent)

@@ -27,7 +27,7 @@ def test_export_never_writes_over_its_own_weights(runner, tmp_path, state_dict_p
         (tmp_path / "link.pth").symlink_to(state_dict_pth)
     before = tree_state(tmp_path)
     result = invoke(runner, "export", "--weights", "m.pth", "-o", target, "--image-size", "32")
-    one_line_failure(result, "refusing to overwrite", code=1)
+    one_line_failure(result, "is the same file as --weights", "refusing to overwrite an input", code=1)
     assert tree_state(tmp_path) == before
 
 

@@ -131,7 +131,7 @@ FOLDER_FILE = [
     ("eval --output-dir {file}", "is a file, not a folder"),
     ("eval --label-path {dir} --output-dir {dir}", "is a folder, not a file"),
     ("export --weights {dir} --image-size 32", "is a folder, not a checkpoint file"),
-    ("export --weights random -o {dir} --image-size 32", "is a directory"),
+    ("export --weights random -o {dir} --image-size 32", "is a folder, not a file"),
     ("simplify --model {dir}", "is a folder, not an ONNX file"),
     ("data --save-path {file} --synthetic 2", "is a file, not a folder"),
     ("data --label-path {dir} --synthetic 2", "is a folder"),
