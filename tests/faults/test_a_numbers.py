@@ -96,19 +96,25 @@ def test_export_of_a_checkpoint_with_nan_weights_fails_and_writes_nothing(tmp_pa
     assert sorted(p.name for p in tmp_path.iterdir()) == ["corrupt.pth"]
 
 
-@pytest.mark.parametrize("value", [NAN, INF])
-def test_simplify_of_a_model_with_a_nonfinite_weight_is_a_failed_row(tmp_path, tiny_models, value):
+def _poisoned(source, target, value):
+    """A copy of the ONNX model ``source`` with one whole filter of its largest weight set to ``value``."""
     import onnx
     from onnx import numpy_helper
 
-    from bitcli.stages.simplify import simplified_onnx_per_bs
-
-    model = onnx.load(str(tiny_models / "bit.onnx"))
+    model = onnx.load(str(source))
     init = max(model.graph.initializer, key=lambda t: len(t.raw_data))
     array = numpy_helper.to_array(init).copy()
     array[0] = value  # one whole filter (at 32 px a corner tap would only meet padding)
     init.CopyFrom(numpy_helper.from_array(array, init.name))
-    onnx.save(model, str(tmp_path / "bad.onnx"))
+    onnx.save(model, str(target))
+    return target
+
+
+@pytest.mark.parametrize("value", [NAN, INF])
+def test_simplify_of_a_model_with_a_nonfinite_weight_is_a_failed_row(tmp_path, tiny_models, value):
+    from bitcli.stages.simplify import simplified_onnx_per_bs
+
+    _poisoned(tiny_models / "bit.onnx", tmp_path / "bad.onnx", value)
     result = simplified_onnx_per_bs(tmp_path / "bad.onnx", [1], tmp_path / "out", image_size=32)
     assert not result.ok and "non-finite" in result.rows[0].error
     assert not (tmp_path / "out" / "bad_bs1_sim.onnx").exists()
@@ -217,6 +223,18 @@ def test_whole_folder_outputs_are_scanned_for_nonfinite(tmp_path, bad_rows):
             row[4] = np.nan if i % 2 else np.inf
         row.tofile(tmp_path / ("device0" if i == 11 else "") / f"{i}_0.bin")
     assert nonfinite_outputs(tmp_path) == [f"{i}_0.bin" for i in sorted(bad_rows)]
+
+
+def test_infer_and_eval_on_a_model_giving_nan_exit_1(runner, tmp_path, work, tiny_models):
+    import json
+
+    bad = _poisoned(tiny_models / "bit_bs2_sim.onnx", tmp_path / "bad.onnx", NAN)
+    result = invoke(runner, "infer", "--model", str(bad))
+    one_line_failure(result, "non-finite model outputs: bs 2: 10 of 10 outputs hold NaN/inf (first: 0_0.bin, 1_0.bin, 2_0.bin)",
+                     code=1)
+    summary = json.loads((work / "result" / "result_bs2_summary.json").read_text())
+    assert summary["nonfinite_outputs"]["count"] == 10
+    one_line_failure(invoke(runner, "eval"), "10 of 10 output files hold NaN/inf", code=1)
 
 
 # --------------------------------------------------------------------------- checked writes: a full disk
