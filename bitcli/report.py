@@ -375,7 +375,7 @@ def render_doctor(result: Any) -> None:
     """``bit doctor``: what this host has, what each missing part blocks, and the fix."""
     from rich.markup import escape
 
-    colour = {"ok": "green", "missing": "red", "warn": "yellow", "info": "dim"}
+    colour = {"ok": "green", "missing": "red", "broken": "red", "warn": "yellow", "info": "dim"}
     table = make_table("bit doctor — this host", ["check", "status", "found", "affects", "fix"])
     for column in table.columns:
         column.overflow = "fold"  # paths and fixes must stay whole, never "…"

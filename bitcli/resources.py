@@ -65,6 +65,28 @@ def batch_bytes(bs: int, image_size: int) -> int:
     return 4 * 3 * int(bs) * int(image_size) ** 2
 
 
+def writable_problem(path: Path) -> str | None:
+    """Why nothing can be written at ``path`` (a folder, existing or to be made), or None.
+
+    Checks the nearest existing folder: a file in the way, a read-only file
+    system (root ignores permissions, not a read-only mount), no permission.
+    """
+    path = Path(path)
+    existing = path
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if not existing.is_dir():
+        return f"{existing} is a file, not a folder"
+    try:
+        if os.statvfs(existing).f_flag & os.ST_RDONLY:
+            return f"{existing} is on a read-only file system"
+    except OSError:
+        pass
+    if not os.access(existing, os.W_OK | os.X_OK):
+        return f"no write permission on {existing}"
+    return None
+
+
 # --------------------------------------------------------------------------- one bit per workdir
 
 

@@ -84,9 +84,9 @@ def _verify(save: Path, labels: Path) -> None:
 
 
 def _make_folder(folder: Path) -> None:
-    from bitcli.errors import DataError
-
     try:
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        raise DataError(f"cannot create workdir {folder}: {exc.strerror}", hint="choose another --workdir") from None
+        from bitcli.errors import os_error
+
+        raise os_error(exc, folder, "--workdir") from None

@@ -50,6 +50,8 @@ def infer_cli(
     if input_dir is not None and dataset_path is not None:
         raise ConfigError("--input and --dataset-path both given", hint="read either the .bin folder or the data set, not both")
     check_backend_name(backend)
+    if model is not None and Path(model).is_dir():
+        raise ConfigError(f"--model {model} is a folder, not a model file", hint="pass the .onnx/.om/.pth file itself")
     cfg = settings(profile, workdir=workdir, batch_sizes=bs, backend=backend,
                    onnxruntime__provider=provider, onnxruntime__threads=threads)
     lock_workdir(cfg)

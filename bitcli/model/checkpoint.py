@@ -87,6 +87,9 @@ def load_checkpoint(
     if str(weights) == "random":
         return random_model(arch, num_classes or 10, seed)
     path = Path(weights)
+    if path.is_dir():
+        raise CheckpointError(f"--weights {path} is a folder, not a checkpoint file",
+                              hint="pass the .pth/.npz file itself, or --weights random")
     if not path.is_file():
         raise CheckpointError(
             f"weights file not found: {path}",

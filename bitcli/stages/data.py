@@ -206,6 +206,15 @@ def _run_parallel(dataset: CifarTest, todo: list[int], save_path: Path, size: in
     return crcs
 
 
+def _write_labels(label_path: Path, labels: str) -> None:
+    try:
+        write_labels(label_path, labels)
+    except OSError as exc:
+        from bitcli.errors import os_error
+
+        raise os_error(exc, label_path, "--label-path") from None
+
+
 def _check_space(save_path: Path, need: int) -> None:
     """Refuse before writing when the files cannot fit on the disk (with both figures)."""
     import shutil
@@ -342,12 +351,7 @@ def bins_from_cifar(
     todo = [i for i in range(count) if i not in done]
     _check_space(save_path, len(todo) * expected["bytes_per_file"])
     crcs.update(_run_parallel(dataset, todo, save_path, image_size, workers or os.cpu_count() or 1, progress))
-    try:
-        write_labels(label_path, labels)
-    except OSError as exc:
-        from bitcli.errors import os_error
-
-        raise os_error(exc, label_path, "--label-path") from None
+    _write_labels(label_path, labels)
     write_digests(save_path, crcs)
     atomic_write_text(save_path / MANIFEST, json.dumps(expected, indent=2, sort_keys=True) + "\n")
     (save_path / PARTIAL).unlink(missing_ok=True)

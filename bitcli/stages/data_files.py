@@ -140,13 +140,11 @@ def check_outputs(save_path: Path, label_path: Path, limit: int | None) -> None:
 
 
 def _check_writable(path: Path, what: str, flag: str) -> None:
-    existing = path
-    while not existing.exists() and existing != existing.parent:
-        existing = existing.parent
-    if not existing.is_dir():
-        raise DataError(f"{what} {path} cannot be created: {existing} is a file", hint=f"choose another {flag}")
-    if not os.access(existing, os.W_OK | os.X_OK):
-        raise DataError(f"{what} {path} is not writable (no write permission on {existing})", hint=f"choose another {flag}")
+    from bitcli.resources import writable_problem
+
+    problem = writable_problem(path)
+    if problem:
+        raise DataError(f"{what} {path} cannot be written: {problem}", hint=f"choose another {flag}")
 
 
 # --------------------------------------------------------------------------- bit data --verify

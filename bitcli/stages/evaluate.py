@@ -234,6 +234,8 @@ def accuracy_from_outputs(
         ConfigError: ``topk`` outside 1..num_classes.
     """
     output_dir, label_path = Path(output_dir), Path(label_path)
+    if label_path.is_dir():  # both paths are checked before any output is read
+        raise DataError(f"label path {label_path} is a folder, not a file", hint="pass --label-path FILE, e.g. WORKDIR/label.txt")
     outputs = output_files(output_dir)
     fmt, entries = parse_labels(label_path)
     arrays = {stem: read_output(path) for stem, path in outputs.items()}

@@ -87,12 +87,9 @@ def onnx_from_checkpoint(
 
     started = time.perf_counter()
     arch = resolve_arch(arch)
-    _check_settings(opset, image_size, Path(output))
     output = Path(output)
-    if str(weights) != "random":
-        from bitcli.artifacts import check_replaceable
-
-        check_replaceable(output, "--output", inputs={"--weights": Path(str(weights)), "--dataset-path": dataset_path})
+    _check_not_an_input(output, weights, dataset_path)  # names the input it would destroy, first
+    _check_settings(opset, image_size, output)
     expected = _expected_meta(weights, arch, num_classes, opset, image_size, seed)
     if not force and is_current(output, expected, keys=_CURRENT_KEYS):
         meta = read_sidecar(output) or expected
@@ -137,6 +134,16 @@ def _model_bytes(model: Any) -> int:
     return 4 * sum(int(p.numel()) for p in model.parameters())
 
 
+def _check_not_an_input(output: Path, weights: str | Path, dataset_path: Path | None) -> None:
+    """The ONNX file never replaces the checkpoint or the data set it is made from."""
+    from bitcli.artifacts import check_replaceable
+
+    inputs = {"--dataset-path": dataset_path}
+    if str(weights) != "random":
+        inputs["--weights"] = Path(str(weights))
+    check_replaceable(output, "--output", inputs=inputs)
+
+
 def _check_settings(opset: int, image_size: int, output: Path) -> None:
     lo, hi = OPSET_RANGE
     if not isinstance(opset, int) or not lo <= opset <= hi:
@@ -145,12 +152,14 @@ def _check_settings(opset: int, image_size: int, output: Path) -> None:
         raise ConfigError(f"image size {image_size} too small: the network downsamples 32x", hint="use --image-size 128")
     if output.is_dir():
         raise ConfigError(f"--output {output} is a directory", hint=f"name a file, e.g. {output / 'bit.onnx'}")
-    from bitcli.artifacts import check_replaceable
-
     blocker = next((p for p in output.parents if p.exists() and not p.is_dir()), None)
     if blocker is not None:  # before loading anything
         raise ConfigError(f"cannot create {output}: {blocker} is a file, not a folder", hint="choose another --output")
-    check_replaceable(output, "--output")
+    from bitcli.resources import writable_problem
+
+    problem = writable_problem(output.parent)
+    if problem:  # before the checkpoint is loaded and the graph traced
+        raise ConfigError(f"cannot write {output}: {problem}", hint="choose another --output")
 
 
 def _tool_versions() -> dict[str, str]:
@@ -196,7 +205,14 @@ def _export(model: Any, path: Path, opset: int, image_size: int) -> None:
                 dynamic_axes={INPUT_NAME: {0: "N"}, OUTPUT_NAME: {0: "N"}},
                 opset_version=opset, do_constant_folding=True, dynamo=False,
             )  # fmt: skip
+        except OSError:
+            raise  # full disk, read-only, ...: the caller names the place and the fix
         except Exception as exc:  # the exporter raises many types; all mean "export failed"
+            import re
+
+            found = re.search(r"\[Errno (\d+)\]", str(exc))  # a file-system fault wrapped by the exporter
+            if found:
+                raise OSError(int(found.group(1)), str(exc), str(path)) from None
             raise ExportError(f"torch.onnx.export failed at opset {opset}: {exc}") from None
     try:
         onnx.checker.check_model(str(path))

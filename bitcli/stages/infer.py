@@ -277,14 +277,14 @@ def outputs_from_bins(
         DataError: no input files, mismatched sizes, an existing result folder.
     """
     from bitcli.artifacts import DATA_MANIFEST, read_json_object
-    from bitcli.stages.infer_checks import check_input_files, check_model_fit
+    from bitcli.stages.infer_checks import check_batch_memory, check_input_files, check_model_fit
 
     files = input_files(input_dir)[:limit] if limit else input_files(input_dir)
     bs = backend.options.batch_size
     result_dir = result_dir_path(output_root, bs)
     check_result_dir(result_dir, force)
     size = check_input_files(files)
-    _check_batch_memory(backend)
+    check_batch_memory(backend)
     manifest = read_json_object(Path(input_dir) / DATA_MANIFEST)
     with backend:
         folder_summary = _run_folder(backend, Path(input_dir), Path(output_root), result_dir, limit, force)
@@ -305,16 +305,6 @@ def outputs_from_bins(
         return _execute(backend, make, output_root, force=force, progress=progress, argv=argv)
 
 
-def _check_batch_memory(backend: Backend) -> None:
-    """Refuse before allocating when a few batches in flight cannot fit in memory."""
-    from bitcli.resources import batch_bytes, check_memory
-
-    opts = backend.options
-    need = batch_bytes(opts.batch_size, opts.image_size) * (PREFETCH + 3)
-    check_memory(need, f"bs {opts.batch_size} at {opts.image_size} px ({PREFETCH + 3} batches in flight)",
-                 hint="use a smaller --bs (ais_bench's own limit is 4096)")
-
-
 def _run_folder(backend: Backend, input_dir: Path, output_root: Path, result_dir: Path, limit: int | None, force: bool):
     """Let a whole-folder backend (ais_bench) run it; None when the backend has no such mode."""
     if type(backend).run_folder is Backend.run_folder:
@@ -330,6 +320,8 @@ def _run_folder(backend: Backend, input_dir: Path, output_root: Path, result_dir
 
 
 def _result_from_summary(backend: Backend, result_dir: Path, summary: dict[str, Any]) -> InferResult:
+    from bitcli.stages.infer_checks import nonfinite_outputs
+
     times = [float(x) for x in summary.get("npu_compute_time_list", [])]
     outputs = sum(1 for p in result_dir.iterdir() if p.is_file()) if result_dir.is_dir() else 0
     return InferResult(
@@ -338,7 +330,9 @@ def _result_from_summary(backend: Backend, result_dir: Path, summary: dict[str, 
         samples=len(summary.get("filesinfo", {})) or outputs, runs=len(times), files_per_batch=0, padded=0,
         compute_ms=times, wall_s=float(summary.get("wall_s") or 0.0),
         reported_throughput=float(summary.get("throughput") or 0.0),
+        nonfinite=nonfinite_outputs(result_dir),
     )
+
 
 
 def outputs_from_dataset(
@@ -370,8 +364,10 @@ def outputs_from_dataset(
 
     result_dir = result_dir_path(output_root, backend.options.batch_size)
     check_result_dir(result_dir, force)
+    from bitcli.stages.infer_checks import check_batch_memory
+
     dataset = read_cifar10_test(Path(dataset_path))
-    _check_batch_memory(backend)
+    check_batch_memory(backend)
     with backend:
 
         def make() -> tuple[Iterable[Batch], int, int, Any]:

@@ -115,6 +115,17 @@ def check_model_fit(shape: tuple[int, ...], file_bytes: int, manifest: dict[str,
                 "model samples (ais_bench's files-per-batch rule); outputs are per file, not per sample")  # fmt: skip
 
 
+def check_batch_memory(backend: Any) -> None:
+    """Refuse before allocating when a few batches in flight cannot fit in memory."""
+    from bitcli.resources import batch_bytes, check_memory
+    from bitcli.stages.infer_io import PREFETCH
+
+    opts = backend.options
+    need = batch_bytes(opts.batch_size, opts.image_size) * (PREFETCH + 3)
+    check_memory(need, f"bs {opts.batch_size} at {opts.image_size} px ({PREFETCH + 3} batches in flight)",
+                 hint="use a smaller --bs (ais_bench's own limit is 4096)")
+
+
 # --------------------------------------------------------------------------- checked, resumable writes
 
 
@@ -170,5 +181,19 @@ def open_partial(partial: Path, key: dict[str, Any], force: bool) -> set[str]:
         stray.unlink(missing_ok=True)
     if old == key and not force:
         return {p.name for p in partial.iterdir() if p.name.endswith("_0.bin") and p.is_file()}
-    (partial / RESUME_KEY).write_text(json.dumps(key))
+    from bitcli.artifacts import atomic_write_text
+
+    atomic_write_text(partial / RESUME_KEY, json.dumps(key))
     return set()
+
+
+def nonfinite_outputs(result_dir: Path) -> list[str]:
+    """Output files of a whole-folder tool (ais_bench) that hold NaN/inf, in natural order."""
+    import numpy as np
+
+    from bitcli.stages.infer_io import natural_key
+
+    if not Path(result_dir).is_dir():
+        return []
+    files = sorted(Path(result_dir).rglob("*_0.bin"), key=lambda p: natural_key(p.name))
+    return [p.name for p in files if not np.isfinite(np.fromfile(p, dtype=np.float32)).all()]

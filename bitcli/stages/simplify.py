@@ -88,6 +88,11 @@ def simplified_onnx_per_bs(
     rows = []
     from bitcli.artifacts import check_replaceable
 
+    from bitcli.resources import writable_problem
+
+    problem = writable_problem(Path(output_dir))
+    if problem:  # before onnxsim runs for minutes
+        raise ExportError(f"cannot write to {output_dir}: {problem}", hint="choose another --output-dir")
     outs = {bs: sim_onnx_path(output_dir, Path(model).stem, bs) for bs in sizes}
     for out in outs.values():  # before any work: bit replaces only its own files
         check_replaceable(out, "--output-dir", inputs={"--model": Path(model)})
@@ -117,6 +122,8 @@ def _check_batch_sizes(batch_sizes) -> list[int]:
 
 def _load_onnx(path: Path) -> Any:
     onnx = require("onnx", purpose="simplify")
+    if path.is_dir():
+        raise ExportError(f"--model {path} is a folder, not an ONNX file", hint="pass the .onnx file `bit export` wrote")
     if not path.is_file():
         raise ExportError(f"ONNX model not found: {path}", hint="run `bit export` first, or pass --model FILE")
     try:

@@ -258,7 +258,7 @@ def test_progress_reports_every_image(synth_dir, tmp_path):
         ("bins", "label.txt", 0, "positive"),
         ("bins", "label.txt", -4, "positive"),
         ("afile", "label.txt", None, "is a file"),
-        ("afile/sub", "label.txt", None, "cannot be created"),
+        ("afile/sub", "label.txt", None, "is a file, not a folder"),
         ("bins", "nowhere/label.txt", None, "does not exist"),
         ("bins", ".", None, "is a folder"),
     ],
