@@ -29,9 +29,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Protocol
 
-from bitcli.artifacts import atomic_write_text, is_current, read_json_object, read_sidecar, write_sidecar
+from bitcli.artifacts import atomic_write_text, is_current, read_json_object, read_sidecar, sidecar_path, write_sidecar
 from bitcli.config import Settings
-from bitcli.errors import BitError, ConfigError
+from bitcli.errors import BitError, ConfigError, DataError
 from bitcli.report_rows import BsRow, collect_rows, file_digest, run_context
 
 STEPS = ("data", "export", "simplify", "atc", "infer", "eval", "bench")
@@ -289,8 +289,13 @@ def _infer(cfg: Settings, bs: int, cls: Any, force: bool, tick: Tick, result: Al
     if not force and is_current(names.result_dir(bs), expected) and names.summary_json(bs).is_file():
         return "up to date", str(names.result_dir(bs))
     backend = cls(infer.options_from_settings(cfg, bs, model))
+    sidecar_path(names.result_dir(bs)).unlink(missing_ok=True)  # bit's own record; rewritten only on success
     done = infer.outputs_from_bins(backend, names.dataset_bin, names.result_root, force=True, progress=tick)
     result.device = done.device
+    if done.nonfinite:  # no sidecar: the outputs are not "up to date" for eval, bench or a rerun
+        raise DataError(
+            f"{len(done.nonfinite)} of {done.samples} outputs hold NaN/inf (first: {', '.join(done.nonfinite[:3])})",
+            hint="the model computes non-finite logits: check the weights (`bit export --force` verifies them)")
     write_sidecar(names.result_dir(bs), expected)
     return "done", f"{done.samples} outputs, {done.throughput:,.1f} img/s compute"
 

@@ -188,6 +188,31 @@ def test_only_reruns_just_that_step(demo_run, runner, tmp_path):
     assert all(r["throughput"] for r in report["results"])  # bench figures still read back from disk
 
 
+def test_nan_outputs_fail_the_infer_step_itself(demo_run, runner, tmp_path):
+    """A model computing NaN: the infer row fails with the count (not 'done', then an eval error), and
+    nothing downstream treats its outputs as up to date."""
+    import numpy as np
+    import onnx
+    from onnx import numpy_helper
+
+    _, profile, original, first = demo_run
+    assert first.returncode == 0
+    work = _copy_of(original, tmp_path / "copy")
+    model = onnx.load(str(work / "bit_bs1_sim.onnx"))
+    head = [t for t in model.graph.initializer if numpy_helper.to_array(t).shape == (10,)][0]  # the head's bias
+    head.CopyFrom(numpy_helper.from_array(np.full(10, np.nan, dtype=np.float32), head.name))
+    onnx.save(model, str(work / "bit_bs1_sim.onnx"))
+    result = invoke(runner, "all", "--demo", "--bs", "1", "--limit", "12", "-w", str(work), "-p", str(profile),
+                    "--only", "infer,eval", "--force", "--json")
+    assert result.exit_code == 1
+    report = json.loads(result.stdout)
+    steps = {(s["step"], s["bs"]): s for s in report["steps"]}
+    assert steps[("infer", 1)]["status"] == "failed"
+    assert "12 of 12 outputs hold NaN/inf (first: 0_0.bin, 1_0.bin, 2_0.bin)" in steps[("infer", 1)]["detail"]
+    row = {r["bs"]: r for r in report["results"]}[1]
+    assert row["status"] != "ok" and not (work / "result" / "result_bs1.json").exists()
+
+
 def test_interrupted_run_resumes_to_the_same_report(demo_run, tmp_path):
     folder, profile, work, first = demo_run
     assert first.returncode == 0
