@@ -29,7 +29,7 @@ def tiny_models() -> Path:
 
 @pytest.fixture(scope="session")
 def synth_set(tmp_path_factory) -> Path:
-    from bitcli.stages.cifar import synthetic_cifar10, write_cifar_layout
+    from bitcli.datasets.cifar import synthetic_cifar10, write_cifar_layout
 
     root = tmp_path_factory.mktemp("fault-synth")
     write_cifar_layout(synthetic_cifar10(N_IMAGES, seed=1), root)
