@@ -1,0 +1,109 @@
+"""bit eval's label-file rules and error texts, on small hand-written files.
+
+Each case states the expected split (format, stems, class tokens) or the exact
+message, so a changed rule (a stripped line, a swapped token, an off-by-one
+line number) fails here rather than as a wrong accuracy later.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from bitcli.errors import DataError
+from bitcli.stages.evaluate import _classes, _match, output_files, parse_labels, read_output
+
+
+def _labels(tmp_path, text: str):
+    path = tmp_path / "label.txt"
+    path.write_text(text)
+    return parse_labels(path)
+
+
+@pytest.mark.parametrize("text, fmt, entries", [
+    ("3\n5\n\n\n", "index", [("0", ["3"]), ("1", ["5"])]),                      # trailing blank lines dropped
+    ("a.bin 3\nb 5\n", "stem", [("a.bin", ["3"]), ("b", ["5"])]),
+    ("1 3\nx 5\n", "stem", [("1", ["3"]), ("x", ["5"])]),                         # one non-integer stem decides
+    ("0 3\n1 5\n", "ambiguous", [("0", ["3"]), ("1", ["5"])]),
+    ("1 2 3\n4 5 6\n", "batch", [("0", ["1", "2", "3"]), ("1", ["4", "5", "6"])]),
+    ("1 2 3\n4 5\n", "batch", [("0", ["1", "2", "3"]), ("1", ["4", "5"])]),      # a short last batch
+])
+def test_label_formats(tmp_path, text, fmt, entries):
+    assert _labels(tmp_path, text) == (fmt, entries)
+
+
+@pytest.mark.parametrize("text, message, hint", [
+    ("", "is empty", "point --label-path at the label.txt `bit data` wrote"),
+    ("\n\n", "is empty", "point --label-path at the label.txt `bit data` wrote"),
+    ("1\n2\n\n3\n", "line 3 is empty", "remove blank lines"),
+    ("a 1 2\nb 3\n", "lines have [2, 3] tokens", "use one class per line, '{stem} {class}' lines, or the per-batch format"
+                                                  " (classes only)"),
+])
+def test_label_file_errors(tmp_path, text, message, hint):
+    with pytest.raises(DataError) as err:
+        _labels(tmp_path, text)
+    assert err.value.message == f"label file {tmp_path / 'label.txt'} {message}".replace(" lines have", ": lines have")
+    assert err.value.hint == hint
+
+
+def test_missing_label_file(tmp_path):
+    with pytest.raises(DataError) as err:
+        parse_labels(tmp_path / "none.txt")
+    assert err.value.message == f"label file {tmp_path / 'none.txt'} does not exist"
+    assert err.value.hint == "run `bit data` (it writes label.txt), or pass --label-path FILE"
+
+
+def test_class_tokens_checked_with_line_numbers(tmp_path):
+    path = tmp_path / "l.txt"
+    assert _classes(path, [("a", ["3"]), ("b", ["0", "9"])], 10) == {"a": [3], "b": [0, 9]}
+    with pytest.raises(DataError) as err:
+        _classes(path, [("a", ["3"]), ("b", ["4"]), ("a", ["5"])], 10)
+    assert err.value.message == f"label file {path}: stem 'a' is listed twice (lines 1 and 3)"
+    assert err.value.hint == "keep one line per sample"
+    with pytest.raises(DataError) as err:
+        _classes(path, [("a", ["3"]), ("b", ["x"])], 10)
+    assert err.value.message == f"label file {path} line 2: class 'x' is not an integer"
+    assert err.value.hint == "classes are integers 0..num_classes-1"
+    for bad in ("10", "-1"):
+        with pytest.raises(DataError) as err:
+            _classes(path, [("a", [bad])], 10, first_line=5)
+        assert err.value.message == f"label file {path} line 5: class {bad} is out of range 0..9"
+        assert err.value.hint == "check --label-path, or the model's number of classes (model.num_classes)"
+
+
+def test_match_names_missing_stems_in_natural_order(tmp_path):
+    labels = {s: [0] for s in ("1", "2", "10", "11")}
+    outputs = {s: tmp_path / f"{s}_0.bin" for s in ("1", "3", "20", "4")}
+    with pytest.raises(DataError) as err:
+        _match(labels, outputs, tmp_path / "l.txt", tmp_path / "r")
+    assert err.value.message == (f"{tmp_path / 'r'} and {tmp_path / 'l.txt'} do not match: "
+                                 "3 labels have no output (e.g. 2, 10, 11); 3 outputs have no label (e.g. 3, 4, 20)")
+    assert err.value.hint.startswith("evaluate the result folder made from the same input folder as the labels (a --limit")
+    assert _match({"10": [1], "9": [2]}, {"9": None, "10": None}, tmp_path, tmp_path) == ["9", "10"]
+
+
+def test_output_files_read_device_folders_only(tmp_path):
+    (tmp_path / "device0").mkdir()
+    (tmp_path / "device1_3").mkdir()
+    (tmp_path / "other").mkdir()
+    for path in (tmp_path / "0_0.bin", tmp_path / "device0" / "1_0.bin", tmp_path / "device1_3" / "2_0.npy",
+                 tmp_path / "other" / "3_0.bin", tmp_path / "4_1.bin"):
+        path.write_bytes(b"")
+    assert sorted(output_files(tmp_path)) == ["0", "1", "2"]
+    with pytest.raises(DataError) as err:
+        output_files(tmp_path / "other" / "none")
+    assert err.value.hint == "run `bit infer` first, or pass --output-dir DIR"
+
+
+def test_read_output_formats_and_bad_text(tmp_path):
+    np.save(tmp_path / "a_0.npy", np.array([[1.5, 2.5]], dtype=np.float64))
+    (tmp_path / "b_0.txt").write_text("7.25\n")
+    got = read_output(tmp_path / "a_0.npy")
+    assert got.dtype == np.float32 and got.tolist() == [1.5, 2.5]
+    text = read_output(tmp_path / "b_0.txt")
+    assert text.dtype == np.float32 and text.shape == (1,) and text.tolist() == [7.25]
+    (tmp_path / "c_0.txt").write_text("x y\n")
+    with pytest.raises(DataError) as err:
+        read_output(tmp_path / "c_0.txt")
+    assert err.value.message.startswith(f"cannot read output {tmp_path / 'c_0.txt'}: ")
+    assert err.value.hint == "re-run `bit infer --force`"
