@@ -107,3 +107,72 @@ def test_read_output_formats_and_bad_text(tmp_path):
         read_output(tmp_path / "c_0.txt")
     assert err.value.message.startswith(f"cannot read output {tmp_path / 'c_0.txt'}: ")
     assert err.value.hint == "re-run `bit infer --force`"
+
+
+# --------------------------------------------------------------------------- accuracy_from_outputs, by hand
+
+def _outputs(folder, rows: dict[str, list[float]]):
+    folder.mkdir(parents=True, exist_ok=True)
+    for stem, values in rows.items():
+        np.asarray(values, dtype=np.float32).tofile(folder / f"{stem}_0.bin")
+    return folder
+
+
+def test_two_integer_lines_are_stems_unless_each_output_holds_two_samples(tmp_path):
+    from bitcli.stages.evaluate import accuracy_from_outputs
+
+    # stems 0, 1 with classes 2 and 0; three classes: sample 0 predicts 2 (right), sample 1 predicts 1 (wrong)
+    res = _outputs(tmp_path / "stem", {"0": [0, 1, 5], "1": [0, 3, 1]})
+    (tmp_path / "l.txt").write_text("0 2\n1 0\n")
+    result = accuracy_from_outputs(res, tmp_path / "l.txt", topk=2, num_classes=3, save=False)
+    assert (result.label_format, result.samples, result.topk) == ("stem", 2, {1: 0.5, 2: 0.5})
+    # batch layout: one output per batch of two samples, both classes on the line
+    res = _outputs(tmp_path / "batch", {"0": [0, 1, 5, 9, 0, 0], "1": [0, 3, 1, 0, 0, 7]})
+    (tmp_path / "b.txt").write_text("2 0\n1 2\n")
+    result = accuracy_from_outputs(res, tmp_path / "b.txt", topk=1, num_classes=3, save=False)
+    assert (result.label_format, result.samples, result.topk) == ("batch", 4, {1: 1.0})
+    assert result.per_class == [1.0, 1.0, 1.0] and result.per_class_samples == [1, 1, 2]
+
+
+def test_classes_from_outputs_and_topk_bounds(tmp_path):
+    from bitcli.errors import ConfigError
+    from bitcli.stages.evaluate import accuracy_from_outputs
+
+    res = _outputs(tmp_path / "r", {"0": [1, 0, 0, 0], "1": [0, 0, 0, 1]})
+    (tmp_path / "l.txt").write_text("0\n2\n")
+    result = accuracy_from_outputs(res, tmp_path / "l.txt", topk=4, save=False)
+    assert result.num_classes == 4 and result.topk == {1: 0.5, 2: 0.5, 3: 0.5, 4: 1.0}
+    assert accuracy_from_outputs(res, tmp_path / "l.txt", topk=1, save=False).topk == {1: 0.5}
+    for bad in (0, 5):
+        with pytest.raises(ConfigError, match=f"--topk {bad} is outside 1..4"):
+            accuracy_from_outputs(res, tmp_path / "l.txt", topk=bad, save=False)
+    # per-batch labels: 3 classes, outputs of 6 floats for 2 samples
+    res = _outputs(tmp_path / "b", {"0": [0, 0, 1, 1, 0, 0, 0, 1, 0]})
+    (tmp_path / "b.txt").write_text("2 0 1\n")
+    done = accuracy_from_outputs(res, tmp_path / "b.txt", topk=1, save=False)
+    assert (done.num_classes, done.samples, done.topk) == (3, 3, {1: 1.0})
+    uneven = _outputs(tmp_path / "u", {"0": [1, 0, 0], "1": [1, 0]})
+    (tmp_path / "u.txt").write_text("0\n1\n")
+    with pytest.raises(DataError, match="outputs differ in size, so the number of classes is unclear"):
+        accuracy_from_outputs(uneven, tmp_path / "u.txt", save=False)
+
+
+def test_output_of_the_wrong_size_is_named(tmp_path):
+    from bitcli.stages.evaluate import accuracy_from_outputs
+
+    res = _outputs(tmp_path / "r", {"0": [1, 0, 0, 0, 0]})
+    (tmp_path / "l.txt").write_text("0\n")
+    with pytest.raises(DataError) as err:
+        accuracy_from_outputs(res, tmp_path / "l.txt", topk=1, num_classes=4, save=False)
+    assert err.value.message == f"output {res / '0_0.bin'} holds 5 floats, expected 4 (1 sample(s) x 4 classes)"
+
+
+def test_ties_go_to_the_lowest_class_and_json_is_indented(tmp_path):
+    from bitcli.stages.evaluate import accuracy_from_outputs
+
+    res = _outputs(tmp_path / "r", {str(i): [1.0] * 12 for i in range(3)})  # all tied: top-1 predicts class 0
+    (tmp_path / "l.txt").write_text("0\n1\n11\n")
+    result = accuracy_from_outputs(res, tmp_path / "l.txt", topk=2, num_classes=12)
+    assert result.topk == {1: pytest.approx(1 / 3), 2: pytest.approx(2 / 3)}
+    assert result.confusion[1][0] == 1 and result.per_class[5] is None and result.per_class_samples[11] == 1
+    assert result.json_path.read_text().startswith('{\n  "samples": 3,\n  "topk": {\n    "1": 0.333')
