@@ -18,9 +18,11 @@ test-random:
 
 # Mutation testing of the numeric core (tests/mutmut.cfg: modules and their fast test selections).
 # mutmut reads setup.cfg; the project has none, so the config is copied in for the run only.
+# mutmut tests a copy under mutants/: BITCLI_TEST_SHARED keeps ../shared's real-data tests in the run.
 mutate:
 	cp tests/mutmut.cfg setup.cfg
-	$(PYTHON) -m mutmut run; status=$$?; $(PYTHON) -m mutmut results; rm -f setup.cfg; exit $$status
+	BITCLI_TEST_SHARED=$(CURDIR)/../shared $(PYTHON) -m mutmut run; status=$$?; $(PYTHON) -m mutmut results; \
+	rm -f setup.cfg; exit $$status
 
 bench:
 	$(PYTHON) tests/bench/bench_data.py

@@ -167,3 +167,47 @@ def test_writer_fields_and_refusal(tmp_path):
     with pytest.raises(DataError, match="already holds a real CIFAR-10 test set; not overwriting it with synthetic data"):
         write_cifar_layout(data, real)
     assert len(read_cifar10_test(real)) == 2
+
+
+def test_long_unpickler_errors_are_cut_to_one_short_line(tmp_path):
+    module = "m" * 150
+    _folder(tmp_path, b"\x80\x02c" + module.encode() + b"\nX\n.")
+    why = f"refusing to load {module}.X"[:120]
+    assert _error(tmp_path).message.endswith(f"(UnpicklingError: {why})")
+
+
+def test_locate_hint_and_marker_and_meta_paths(tmp_path):
+    err = _error(tmp_path / "absent")
+    assert err.hint == ("give --dataset-path DIR holding cifar-10-batches-py/ or cifar-10-python.tar.gz, pass --download,"
+                        " or use --synthetic N")
+    folder = _folder(tmp_path / "marked", _batch())
+    (folder / "cifar-10-batches-py" / "SYNTHETIC").write_text("x")
+    assert read_cifar10_test(folder).synthetic is True  # the marker alone says synthetic
+    bad_meta = _folder(tmp_path / "badmeta", _batch())
+    (bad_meta / "cifar-10-batches-py" / "batches.meta").write_bytes(b"garbage")
+    assert _error(bad_meta).message.startswith(
+        f"batches.meta beside {bad_meta / 'cifar-10-batches-py' / 'test_batch'} is not a readable CIFAR-10 pickle (")
+
+
+def test_tarball_without_meta_and_with_bad_data(tmp_path):
+    def tarball(path, batch):
+        buffer = io.BytesIO()
+        with tarfile.open(fileobj=buffer, mode="w:gz") as tar:
+            info = tarfile.TarInfo("cifar-10-batches-py/test_batch")
+            info.size = len(batch)
+            tar.addfile(info, io.BytesIO(batch))
+        path.write_bytes(buffer.getvalue())
+        return path
+
+    good = tarball(tmp_path / "a.tar.gz", _batch(2))
+    assert read_cifar10_test(good).class_names == list(CIFAR10_CLASSES)
+    bad = tarball(tmp_path / "b.tar.gz", _batch(2, labels=[0, 1, 2]))
+    assert _error(bad).message == f"test_batch in {bad}: 2 images but labels of shape (3,) (int64)"
+
+
+def test_synthetic_defaults_and_writer_without_note(tmp_path):
+    assert np.array_equal(synthetic_cifar10(5).images, synthetic_cifar10(5, seed=0).images)
+    path = write_cifar_layout(synthetic_cifar10(2), tmp_path)
+    doc = pickle.loads(path.read_bytes(), encoding="bytes")
+    assert doc[b"batch_label"] == b"synthetic CIFAR-10-format demo set, 2 images, NOT CIFAR-10"
+    assert (path.parent / "batches.meta").read_bytes()[:2] == b"\x80\x04"

@@ -176,3 +176,46 @@ def test_ties_go_to_the_lowest_class_and_json_is_indented(tmp_path):
     assert result.topk == {1: pytest.approx(1 / 3), 2: pytest.approx(2 / 3)}
     assert result.confusion[1][0] == 1 and result.per_class[5] is None and result.per_class_samples[11] == 1
     assert result.json_path.read_text().startswith('{\n  "samples": 3,\n  "topk": {\n    "1": 0.333')
+
+
+def test_paths_and_defaults_reach_the_result_and_the_messages(tmp_path):
+    from bitcli.stages.evaluate import accuracy_from_outputs
+
+    res = _outputs(tmp_path / "r", {"0": list(range(10)), "1": list(range(10))})
+    (tmp_path / "l.txt").write_text("9\n3\n")
+    result = accuracy_from_outputs(res, tmp_path / "l.txt", save=False)
+    assert list(result.topk) == [1, 2, 3, 4, 5] and result.output_dir == res and result.label_path == tmp_path / "l.txt"
+    assert isinstance(result.confusion[9][9], int) and result.confusion[9][9] == 1
+    (tmp_path / "bad.txt").write_text("12\n3\n")
+    with pytest.raises(DataError) as err:
+        accuracy_from_outputs(res, tmp_path / "bad.txt", save=False)
+    assert err.value.message == f"label file {tmp_path / 'bad.txt'} line 1: class 12 is out of range 0..9"
+    (tmp_path / "more.txt").write_text("1\n2\n3\n")
+    with pytest.raises(DataError) as err:
+        accuracy_from_outputs(res, tmp_path / "more.txt", save=False)
+    assert err.value.message.startswith(f"{res} and {tmp_path / 'more.txt'} do not match: 1 labels have no output (e.g. 2)")
+
+
+def test_outputs_with_too_few_or_too_many_samples(tmp_path):
+    from bitcli.stages.evaluate import accuracy_from_outputs
+
+    res = _outputs(tmp_path / "b", {"0": [0, 0, 1, 1, 0, 0, 0, 1]})  # 8 floats: not a whole number of 3-class rows
+    (tmp_path / "b.txt").write_text("2 0 1\n")
+    with pytest.raises(DataError) as err:
+        accuracy_from_outputs(res, tmp_path / "b.txt", topk=1, save=False)
+    assert err.value.message == "outputs differ in size, so the number of classes is unclear"
+    short = _outputs(tmp_path / "s", {"0": [0, 0, 1, 1, 0, 0]})  # 2 samples for a line of 3 labels
+    with pytest.raises(DataError, match=r"holds 6 floats, expected 9 \(3 sample\(s\) x 3 classes\)"):
+        accuracy_from_outputs(short, tmp_path / "b.txt", topk=1, num_classes=3, save=False)
+    double = _outputs(tmp_path / "d", {"0": [1, 0, 0, 0, 1, 0, 0, 0]})  # two rows for a one-label stem
+    (tmp_path / "d.txt").write_text("0\n")
+    with pytest.raises(DataError, match=r"holds 8 floats, expected 4 \(1 sample\(s\) x 4 classes\)"):
+        accuracy_from_outputs(double, tmp_path / "d.txt", topk=1, num_classes=4, save=False)
+
+
+def test_ties_among_many_classes_go_to_the_lowest(tmp_path):
+    from bitcli.stages.evaluate import accuracy_from_outputs
+
+    res = _outputs(tmp_path / "r", {"0": [0.5] * 100})
+    (tmp_path / "l.txt").write_text("0\n")
+    assert accuracy_from_outputs(res, tmp_path / "l.txt", topk=1, num_classes=100, save=False).topk == {1: 1.0}
