@@ -81,7 +81,7 @@ def test_npz_hwio_kernels_land_oihw_element_by_element(random_loaded, tmp_path):
     arrays["resnet/root_block/standardized_conv2d/kernel"] = hwio
     path = tmp_path / "asym.npz"
     np.savez(path, **arrays)
-    weight = load_checkpoint(path).model.root.conv.weight  # torch [o, i, h, w]
+    weight = load_checkpoint(path).model.root.conv.weight.detach()  # torch [o, i, h, w]
     assert weight.shape == (64, 3, 7, 7)
     assert weight[5, 1, 0, 2].item() == ((0 * 7 + 2) * 3 + 1) * 64 + 5 == 453      # h=0, w=2
     assert weight[5, 1, 2, 0].item() == ((2 * 7 + 0) * 3 + 1) * 64 + 5 == 2757     # h=2, w=0: a transpose swaps these
@@ -91,7 +91,7 @@ def test_npz_hwio_kernels_land_oihw_element_by_element(random_loaded, tmp_path):
     conv2[0, 2, 7, 11] = 1.0
     arrays["resnet/block1/unit01/b/standardized_conv2d/kernel"] = conv2
     np.savez(path, **arrays)
-    weight = load_checkpoint(path).model.body.block1.unit01.conv2.weight
+    weight = load_checkpoint(path).model.body.block1.unit01.conv2.weight.detach()
     assert weight[11, 7, 0, 2].item() == 1.0 and float(weight.abs().sum()) == 1.0
 
 

@@ -90,5 +90,50 @@ def test_failed_batch_size_stays_a_row(tmp_path):
                                  "latency_ms": {"min": 2.0, "max": 2.0, "mean": 2.0, "median": 2.0, "percentile(90%)": 2.0,
                                                 "percentile(99%)": 2.0, "count": 3}, "status": "ok"}
     assert doc["results"][1]["status"] == "failed" and doc["results"][1]["throughput"] is None
+    assert doc["results"][1]["reason"] == "model file not found: bit_bs4_sim.onnx" and "reason" not in doc["results"][0]
+    assert result.rows[1].model == "fake.model" and (doc["loop"], doc["warmup"]) == (3, 1)
     crashed = throughput_per_bs(Crashy, lambda bs: fake_options(bs), (2,), warmup=0, loop=1)
     assert crashed.rows[0].reason == "RuntimeError: [ONNXRuntimeError] : 6 : RUNTIME_EXCEPTION"
+
+
+def test_timed_input_is_a_fixed_float32_batch_spanning_minus_one_to_one():
+    seen = []
+
+    class Recording(FakeBackend):
+        def infer(self, batch):
+            seen.append(batch.copy())
+            return super().infer(batch)
+
+    bench_one(Recording(fake_options(4)), 4, warmup=1, loop=2)
+    bench_one(Recording(fake_options(4)), 4, warmup=0, loop=1)
+    assert all(b.dtype == np.float32 and b.shape == (4, 3, 8, 8) for b in seen)
+    assert seen[0].min() < -0.95 and seen[0].max() > 0.95 and np.abs(seen[0]).max() <= 1.0  # -1..1, not 0..1
+    assert len(np.unique(seen[0])) > 700  # random, not a constant tensor
+    assert all(np.array_equal(b, seen[0]) for b in seen)  # the same input every run and every call
+
+
+def test_rows_and_json_keep_every_field(tmp_path):
+    class Described(FakeBackend):
+        def describe(self):
+            return "fake device 0"
+
+    class Crashy(Described):
+        def infer(self, batch):
+            raise ValueError("  ")  # a runtime error with no text
+
+    rows = []
+    path = tmp_path / "bench.json"
+    result = throughput_per_bs(Described, lambda bs: fake_options(bs, model=f"m{bs}.onnx"), (2,), warmup=0, loop=2,
+                               json_path=path, on_row=rows.append)
+    assert rows == result.rows and rows[0].model == "m2.onnx" and rows[0].bs == 2
+    assert result.device == "fake device 0" and result.json_path == path
+    text = path.read_text()
+    assert text.startswith('{\n  "backend": "fake",\n  "device": "fake device 0",\n  "loop": 2,\n  "warmup": 0,')
+    assert text.endswith("}\n")
+    crashed = throughput_per_bs(Crashy, lambda bs: fake_options(bs, model="c.onnx"), (8,), warmup=0, loop=1)
+    (row,) = crashed.rows
+    assert (row.bs, row.status, row.reason, row.model, row.throughput) == (8, "failed", "ValueError: ", "c.onnx", None)
+    assert row.to_json() == {"bs": 8, "throughput": None, "latency_ms": None, "status": "failed",
+                             "reason": "ValueError: "}
+    assert crashed.device == "fake"  # no row ran: the backend's name
+    assert crashed.to_json()["results"] == [row.to_json()]
