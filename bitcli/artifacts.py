@@ -136,6 +136,25 @@ def accuracy_path(result_dir: Path) -> Path:
 # --------------------------------------------------------------------------- sidecars
 
 
+def existing_folder(path: Path, what: str, *, example: str, missing_hint: str) -> Path:
+    """``path`` when it is a folder; else a DataError saying whether it is a file or absent.
+
+    Args:
+        path: the folder a command was given.
+        what: its role in the message, e.g. "input folder".
+        example: the flag with an example value, for the "is a file" hint.
+        missing_hint: what to do when it does not exist.
+    """
+    from bitcli.errors import DataError
+
+    path = Path(path)
+    if path.exists() and not path.is_dir():
+        raise DataError(f"{what} {path} is a file, not a folder", hint=f"pass the folder itself, e.g. {example}")
+    if not path.is_dir():
+        raise DataError(f"{what} {path} does not exist", hint=missing_hint)
+    return path
+
+
 def sidecar_path(artifact: Path) -> Path:
     """``bit_bs8.om`` → ``bit_bs8.om.json``."""
     artifact = Path(artifact)

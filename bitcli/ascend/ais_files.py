@@ -12,6 +12,7 @@ import re
 from pathlib import Path
 from typing import Any
 
+from bitcli.artifacts import existing_folder
 from bitcli.errors import DataError
 
 INPUT_SUFFIXES = (".bin", ".BIN", ".npy", ".NPY")
@@ -28,12 +29,8 @@ def input_files(input_dir: Path) -> list[Path]:
     Raises:
         DataError: the folder is missing or holds no such file.
     """
-    input_dir = Path(input_dir)
-    if input_dir.exists() and not input_dir.is_dir():
-        raise DataError(f"input folder {input_dir} is a file, not a folder",
-                        hint="pass the folder holding the .bin files, e.g. --input WORKDIR/dataset_bin")
-    if not input_dir.is_dir():
-        raise DataError(f"input folder {input_dir} does not exist", hint="run `bit data` first, or pass --input DIR")
+    input_dir = existing_folder(input_dir, "input folder", example="--input WORKDIR/dataset_bin",
+                                missing_hint="run `bit data` first, or pass --input DIR")
     files = sorted(p for p in input_dir.iterdir() if p.suffix in INPUT_SUFFIXES and p.is_file())
     if not files:
         raise DataError(

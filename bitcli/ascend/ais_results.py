@@ -13,13 +13,13 @@ from __future__ import annotations
 
 import json
 import math
-import statistics
 from pathlib import Path
 from typing import Any
 
 from bitcli.artifacts import summary_path
 from bitcli.ascend.flavours import Flavour
 from bitcli.errors import ToolFailed
+from bitcli.timing import mean_ms
 
 
 def read_summary(result_dir: Path) -> dict[str, Any]:
@@ -66,7 +66,7 @@ def multi_device_latencies(per_device: list[list[float]]) -> list[float]:
     lists = [[float(t) for t in times] for times in per_device if times]
     if len(lists) <= 1:
         return lists[0] if lists else []
-    means = [statistics.fmean(times) for times in lists]
+    means = [mean_ms(times) for times in lists]
     if any(m <= 0 or not math.isfinite(m) for m in means):
         raise ToolFailed(f"ais_bench reported non-positive mean compute times {means}", hint="rerun; check each device")
     combined = 1.0 / sum(1.0 / m for m in means)
@@ -93,7 +93,7 @@ def combine_devices(folders: list[Path], reported: float | None) -> dict[str, An
                                                "outfiles": list(entry.get("outfiles", []))}
     return {
         "filesinfo": filesinfo,
-        "NPU_compute_time": {"mean": statistics.fmean(times) if times else 0.0, "count": len(times)},
+        "NPU_compute_time": {"mean": mean_ms(times), "count": len(times)},
         "npu_compute_time_list": times,
         "throughput": reported if reported is not None else summed_throughput(per_device),
         "devices": {folder.name: value for folder, value in zip(folders, per_device)},

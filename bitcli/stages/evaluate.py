@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from bitcli.artifacts import accuracy_path, atomic_write_text
+from bitcli.artifacts import accuracy_path, atomic_write_text, existing_folder
 from bitcli.errors import ConfigError, DataError
 
 OUTPUT_RE = re.compile(r"^(?P<stem>.+)_0\.(?P<ext>bin|npy|txt)$", re.IGNORECASE)
@@ -65,12 +65,8 @@ def output_files(output_dir: Path) -> dict[str, Path]:
     Raises:
         DataError: the folder is missing or holds no output file.
     """
-    output_dir = Path(output_dir)
-    if output_dir.exists() and not output_dir.is_dir():
-        raise DataError(f"output folder {output_dir} is a file, not a folder",
-                        hint="pass the result folder, e.g. --output-dir WORKDIR/result/result_bs8")
-    if not output_dir.is_dir():
-        raise DataError(f"output folder {output_dir} does not exist", hint="run `bit infer` first, or pass --output-dir DIR")
+    output_dir = existing_folder(output_dir, "output folder", example="--output-dir WORKDIR/result/result_bs8",
+                                 missing_hint="run `bit infer` first, or pass --output-dir DIR")
     folders = [output_dir] + sorted(p for p in output_dir.iterdir() if p.is_dir() and DEVICE_DIR_RE.match(p.name))
     found: dict[str, Path] = {}
     for folder in folders:
