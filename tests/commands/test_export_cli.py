@@ -112,6 +112,7 @@ def test_bad_inputs(runner, tmp_path, weights):
     previous = tmp_path / "bit_work" / "bit.onnx"  # an earlier export in the default workdir
     previous.parent.mkdir()
     previous.write_bytes(b"earlier bit.onnx")
+    previous.with_name("bit.onnx.json").write_text("{}\n")  # bit's own: a later export may replace it, an error not
     for args, fragments in cases:
         _assert_error(_run(runner, *args), *fragments)
         assert previous.read_bytes() == b"earlier bit.onnx", args  # a failed export loses nothing on disk
