@@ -72,10 +72,14 @@ class StepRecord:
     status: str                 # "done" | "up to date" | "failed" | "skipped"
     seconds: float = 0.0
     detail: str = ""
+    hint: str | None = None     # a failed step's fix
 
     def to_json(self) -> dict[str, Any]:
-        return {"step": self.step, "bs": self.bs, "status": self.status,
-                "seconds": round(self.seconds, 3), "detail": self.detail}
+        doc = {"step": self.step, "bs": self.bs, "status": self.status,
+               "seconds": round(self.seconds, 3), "detail": self.detail}
+        if self.hint:
+            doc["hint"] = self.hint
+        return doc
 
 
 @dataclass
@@ -172,7 +176,7 @@ def run_all(
     result = AllResult(backend=cls.name, backend_reason=why, device=cls.name, demo=demo,
                        batch_sizes=cfg.batch_sizes)
     events.plan(steps, cfg.batch_sizes)
-    failed: dict[int, str] = {}
+    failed: dict[int, tuple[str, str | None]] = {}  # bs → (reason, fix)
     names = cfg.artifacts
     names.workdir.mkdir(parents=True, exist_ok=True)
     for step in steps:
@@ -183,7 +187,7 @@ def run_all(
                     continue
                 record, _ = _run_step(step, bs, cfg, cls, force, events, result)
                 if record.status == "failed":
-                    failed[bs] = f"{step}: {record.detail}"
+                    failed[bs] = (f"{step}: {record.detail}", record.hint)
         else:
             _, error = _run_step(step, None, cfg, cls, force, events, result)
             if error is not None:
@@ -209,7 +213,7 @@ def _run_step(step: str, bs: int | None, cfg: Settings, cls: Any, force: bool, e
         record = StepRecord(step, bs, status, time.perf_counter() - started, detail)
     except BitError as exc:
         error = exc
-        record = StepRecord(step, bs, "failed", time.perf_counter() - started, exc.message)
+        record = StepRecord(step, bs, "failed", time.perf_counter() - started, exc.message, exc.hint)
     result.steps.append(record)
     events.end(record)
     return record, error
@@ -328,7 +332,7 @@ def _bench(cfg: Settings, bs: int, cls: Any, force: bool, tick: Tick, result: Al
                              warmup=cfg["bench.warmup"], loop=cfg["bench.loop"])
     row = done.rows[0]
     if row.status != "ok":
-        raise BitError(row.reason or "bench failed")
+        raise BitError(row.reason or "bench failed", hint=row.hint)
     result.device = done.device
     atomic_write_text(record, json.dumps({"device": done.device, **row.to_json()}, indent=2) + "\n")
     write_sidecar(record, expected)
