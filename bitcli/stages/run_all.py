@@ -306,15 +306,18 @@ def _infer(cfg: Settings, bs: int, cls: Any, force: bool, tick: Tick, result: Al
 
 def _eval(cfg: Settings, bs: int, cls: Any, force: bool, tick: Tick, result: AllResult) -> tuple[str, str]:
     from bitcli.stages.evaluate import accuracy_from_outputs
+    from bitcli.stages.provenance import check_data
 
     names = cfg.artifacts
     summary = names.summary_json(bs)
-    expected = {"summary": file_digest(summary), "labels": file_digest(names.label_txt)}
+    expected = {"summary": file_digest(summary), "labels": file_digest(names.label_txt),
+                "data": file_digest(names.data_manifest)}
     if not force and is_current(names.accuracy_json(bs), expected):
         return "up to date", str(names.accuracy_json(bs))
+    note = check_data(names.result_dir(bs), names.data_manifest, bs=bs)  # refuses outputs of other data
     done = accuracy_from_outputs(names.result_dir(bs), names.label_txt, topk=5, num_classes=cfg["model.num_classes"])
     write_sidecar(names.accuracy_json(bs), expected)
-    return "done", f"top-1 {done.topk[1]:.2%} on {done.samples}"
+    return "done", f"top-1 {done.topk[1]:.2%} on {done.samples}" + (" (provenance unknown)" if note else "")
 
 
 def _bench(cfg: Settings, bs: int, cls: Any, force: bool, tick: Tick, result: AllResult) -> tuple[str, str]:

@@ -6,6 +6,8 @@
   rows or another batch size's.
 * A subset says so: the data-set line gives the count unless it is the whole test set; synthetic
   data is always marked; path and synthetic flag come from the data manifest alone.
+* ``bit eval`` (and ``bit all --only eval``) refuses outputs computed from other data than the
+  current dataset_bin, even with the same count; a folder with no record is scored with a note.
 """
 
 from __future__ import annotations
@@ -214,3 +216,53 @@ def test_path_and_synthetic_flag_come_from_the_manifest_alone():
     assert record["path"] == "/w/synthetic-cifar10" and record["synthetic"] is True
     assert record["label"] == "synthetic (demo), 64 images"
 
+
+# --------------------------------------------------------------------------- scored against the right labels
+
+
+def _replace_data_same_count(runner, work: Path, profile: Path, cifar_dir: Path) -> None:
+    """6 synthetic images → 6 real ones: same count, other content (and other labels)."""
+    before = (work / "label.txt").read_text()
+    result = invoke(runner, "data", "--dataset-path", str(cifar_dir), "--limit", "6", "-w", str(work), "-p", str(profile))
+    assert result.exit_code == 0, result.output[-2000:]
+    assert len((work / "label.txt").read_text().splitlines()) == 6 and (work / "label.txt").read_text() != before
+
+
+def test_eval_refuses_outputs_of_other_data_with_the_same_count(first_run, runner, tmp_path, cifar_dir):
+    """The issue's case: after the data changed under the outputs, eval scored them with status ok."""
+    profile, work = _copy(first_run, tmp_path)
+    _replace_data_same_count(runner, work, profile, cifar_dir)
+    result = invoke(runner, "eval", "--bs", "1", "-w", str(work), "-p", str(profile))
+    assert result.exit_code == 1, result.output[-2000:]
+    assert "was computed from other data than the current" in result.stderr
+    assert "bit infer --force --bs 1" in result.stderr and "top-1" not in result.stdout
+    # bit all --only eval: the row fails with the reason and the fix, and shows no figure
+    every = invoke(runner, "all", "--bs", "1", "-w", str(work), "-p", str(profile), "--only", "eval",
+                   "--weights", "random", "--dataset-path", str(cifar_dir), "--limit", "6")
+    assert every.exit_code == 1
+    row = _rows(work)[1]
+    assert row["status"] == "failed" and "computed from other data" in row["reason"]
+    assert "bit infer --force --bs 1" in row["hint"] and row["topk"] is None
+    # the fix the message names works
+    fixed = invoke(runner, "infer", "--force", "--bs", "1", "-w", str(work), "-p", str(profile))
+    assert fixed.exit_code == 0, fixed.output[-2000:]
+    again = invoke(runner, "eval", "--bs", "1", "-w", str(work), "-p", str(profile))
+    assert again.exit_code == 0 and "provenance" not in again.stderr
+
+
+def test_a_result_folder_without_a_record_is_scored_with_a_note(first_run, runner, tmp_path):
+    profile, work = _copy(first_run, tmp_path)
+    summary = work / "result" / "result_bs1_summary.json"
+    doc = json.loads(summary.read_text())
+    assert len(doc.pop("data_sha256")) == 64  # bit infer recorded it
+    summary.write_text(json.dumps(doc))  # as ais_bench (or an older bit) writes it
+    result = invoke(runner, "eval", "--bs", "1", "-w", str(work), "-p", str(profile))
+    assert result.exit_code == 0, result.output[-2000:]
+    assert "provenance unknown" in result.stderr and "top-1" in result.stdout
+
+
+def test_eval_of_the_data_it_was_made_from_has_no_note(first_run, runner, tmp_path):
+    profile, work = _copy(first_run, tmp_path)
+    result = invoke(runner, "eval", "--bs", "1,4", "-w", str(work), "-p", str(profile))
+    assert result.exit_code == 0, result.output[-2000:]
+    assert "provenance" not in result.stderr and "other data" not in result.stderr
