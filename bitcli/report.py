@@ -13,6 +13,9 @@ from rich.table import Table
 
 from bitcli import ui
 from bitcli.datasets import CIFAR10_CLASSES
+from bitcli.report_rows import data_label as _data_label
+from bitcli.report_rows import failure_text
+from bitcli.report_rows import row_status as _row_status
 
 # The seed's published ais_bench throughput on a 310P3 (samples/s), top-1 97.62%.
 SEED_310P3_THROUGHPUT: dict[int, float] = {1: 537.29, 4: 1388.11, 8: 1707.27, 16: 1758.00, 32: 1655.13, 64: 1619.81}
@@ -237,25 +240,6 @@ def all_report_json(result: Any) -> dict[str, Any]:
     }
 
 
-def failure_text(reason: Any, hint: Any) -> str:
-    """A failed row's status text: the reason, then its fix when there is one."""
-    text = str(reason or "no reason recorded")
-    return f"{text} — fix: {hint}" if hint else text
-
-
-def _row_status(row: Any) -> str:
-    """``ok``, or the row's status with its reason (and fix)."""
-    return "ok" if row.status == "ok" else f"{row.status}: {failure_text(row.reason, getattr(row, 'hint', None))}"
-
-
-def _data_label(result: Any) -> str:
-    """The data-set cell: report.json's ``dataset.label`` (with the count unless it is the whole test set)."""
-    from bitcli.report_rows import dataset_label
-
-    record = result.context.get("dataset", {})
-    return record.get("label") or dataset_label(record)
-
-
 def _pct(topk: Any, k: str) -> str:
     return f"{topk[k]:.2%}" if topk and topk.get(k) is not None else "—"
 
@@ -344,14 +328,15 @@ def render_all(result: Any, paths: dict[str, Any]) -> None:
 
     from bitcli.stages.run_all import DEMO_NOTICE
 
-    data = _data_label(result)
+    # one data set for every row: its line (with the count) heads the table instead of a column
+    ui.out.print(f"data set: {escape(_data_label(result))}")
     title = "bit all" + (" (demo: synthetic data, random weights)" if result.demo else "")
-    table = make_table(title, ["chip", "bs", "data set", "top-1", "top-5", "img/s", "310P3 img/s", "status"])
+    table = make_table(title, ["chip", "bs", "top-1", "top-5", "img/s", "310P3 img/s", "status"])
     chip = _chip_label(result) if result.backend == "ascend" else result.backend
     for row in result.rows:
         ref = SEED_310P3_THROUGHPUT.get(row.bs)
         status = "ok" if row.status == "ok" else f"[red]{row.status}[/red]: {escape(failure_text(row.reason, row.hint))}"
-        table.add_row(chip, str(row.bs), data, _pct(row.topk, "1"), _pct(row.topk, "5"),
+        table.add_row(chip, str(row.bs), _pct(row.topk, "1"), _pct(row.topk, "5"),
                       f"{row.throughput:,.2f}" if row.throughput else "—", f"{ref:,.2f}" if ref else "—", status)
     ui.out.print(table)
     if result.demo:

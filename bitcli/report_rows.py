@@ -44,6 +44,23 @@ def file_digest(path: Path) -> str:
 # --------------------------------------------------------------------------- report rows
 
 
+def failure_text(reason: Any, hint: Any) -> str:
+    """A failed row's status text: the reason, then its fix when there is one."""
+    text = str(reason or "no reason recorded")
+    return f"{text} — fix: {hint}" if hint else text
+
+
+def row_status(row: Any) -> str:
+    """``ok``, or the row's status with its reason (and fix)."""
+    return "ok" if row.status == "ok" else f"{row.status}: {failure_text(row.reason, getattr(row, 'hint', None))}"
+
+
+def data_label(result: Any) -> str:
+    """The data-set cell: report.json's ``dataset.label`` (with the count unless it is the whole test set)."""
+    record = result.context.get("dataset", {})
+    return record.get("label") or dataset_label(record)
+
+
 def collect_rows(cfg: Settings, backend: str, failed: dict[int, tuple[str, str | None]]) -> list[BsRow]:
     """Read each batch size's accuracy and throughput back from the workdir.
 
