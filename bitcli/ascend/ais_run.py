@@ -141,6 +141,23 @@ class AisRun:
             raise ais_failure(res, bs=self.bs, no_throughput=res.ok, flavour=self.flavour)
         return parsed.throughput
 
+    # ------------------------------------------------------------------ the model's own batch size
+
+    def probe_batch(self) -> tuple[int | None, bool]:
+        """The .om's batch size as ais_bench reports it: one pure-inference run without ``--batchsize``.
+
+        Returns:
+            (batch size or None, whether ais_bench ran). None with True: this release does not
+            report it (tools 2022-11 defaults to 1). None with False: ais_bench failed, and the
+            real run that follows fails with that failure explained.
+        """
+        from bitcli.ascend.om_batch import reported_batch
+
+        argv = [self.python, "-m", "ais_bench", "--model", str(self.om), "--loop", "1",
+                "--device", str(self.devices[0])]  # no --batchsize: ais_bench prints dim 0 of input 0
+        res = run_tool(argv, env=self.env)
+        return reported_batch(res.output), res.ok
+
     # ------------------------------------------------------------------ pure inference (bit bench)
 
     def bench_latencies(self, loop: int, warmup: int) -> list[float]:

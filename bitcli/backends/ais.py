@@ -52,6 +52,25 @@ class AisBackend(Backend):
             )
         self._run = AisRun(found.python or sys.executable, found.env, found.flavour, om.resolve(),
                            self.options.batch_size, tuple(self.options.devices))
+        self._batch_checked = False
+
+    def _check_batch(self) -> None:
+        """Before the first run: refuse an .om built for another batch size (ais_bench would scale its
+        throughput by --bs)."""
+        if self._batch_checked:
+            return
+        om = self._run.om
+        from bitcli import ui
+        from bitcli.ascend.ais_argv import check_run_limits
+        from bitcli.ascend.om_batch import check_om_batch, om_batch
+
+        check_run_limits(self._run.flavour, bs=self.options.batch_size)  # a value this release refuses comes first
+        found, unreported = om_batch(om, self._run.probe_batch)
+        if unreported:
+            ui.warn(f"ais_bench ({self._probe.describe()}) does not report {om.name}'s batch size and it has no "
+                    f"bit sidecar: its throughput assumes the .om takes bs {self.options.batch_size}")
+        check_om_batch(om, self.options.batch_size, found)
+        self._batch_checked = True
 
     def close(self) -> None:
         if getattr(self, "_session", None) is not None:
@@ -60,17 +79,20 @@ class AisBackend(Backend):
 
     def run_folder(self, input_dir: Path, output_root: Path, dirname: str) -> dict[str, Any]:
         """Every file of ``input_dir`` through ais_bench; the summary (throughput summed over devices)."""
+        self._check_batch()
         summary = self._run.run_folder(input_dir, output_root, dirname)
         summary["backend"] = self.name
         return summary
 
     def bench_latencies(self, loop: int, warmup: int) -> list[float]:
         """Per-batch NPU compute times (ms) from ais_bench's ``--loop`` mode, combined over devices."""
+        self._check_batch()
         return self._run.bench_latencies(loop, warmup)
 
     def infer(self, batch: Any) -> Any:
         """One batch through ``InferSession`` (needs ais_bench importable in this process)."""
         if self._session is None:
+            self._check_batch()
             self._session = self._open_session()
         import numpy as np
 

@@ -26,7 +26,8 @@ def bench_cli(
 ) -> None:
     """Throughput (1000 × bs / mean ms) and latency per batch size, beside the seed's 310P3 figures.
 
-    Saved as WORKDIR/bench.json. Exits 1 after the table when any batch size failed.
+    Merged into WORKDIR/bench.json, one row per (backend, bs): other backends and batch sizes keep
+    their rows. Exits 1 after the table when any batch size failed.
     """
     from bitcli.backends.base import select_backend
     from bitcli.stages.bench import throughput_per_bs

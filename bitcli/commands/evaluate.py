@@ -45,6 +45,13 @@ def eval_cli(
                 hint="run `bit infer` first, or pass --output-dir DIR",
             )
     labels = label_path or names.label_txt
+    if Path(labels).resolve() == names.label_txt.resolve():  # the workdir's labels go with its dataset_bin
+        from bitcli.stages.provenance import check_data
+
+        by_dir = {names.result_dir(b).resolve(): b for b in cfg.batch_sizes}
+        notes = [check_data(f, names.data_manifest, bs=by_dir.get(Path(f).resolve())) for f in folders]
+        for note in filter(None, notes):
+            ui.warn(note)
     results = [accuracy_from_outputs(f, labels, topk=topk, num_classes=cfg["model.num_classes"],
                                      allow_nonfinite=allow_nonfinite) for f in folders]  # fmt: skip
     for result in results:

@@ -54,6 +54,9 @@ def infer_cli(
         raise ConfigError(f"--model {model} is a folder, not a model file", hint="pass the .onnx/.om/.pth file itself")
     cfg = settings(profile, workdir=workdir, batch_sizes=bs, backend=backend,
                    onnxruntime__provider=provider, onnxruntime__threads=threads)
+    from bitcli.ascend.om_batch import check_one_om_per_bs
+
+    check_one_om_per_bs(model, cfg.batch_sizes)
     lock_workdir(cfg)
     cls, why = select_backend(cfg["backend"], {"set_env": cfg["ascend.set_env"]})
     ui.info(why)

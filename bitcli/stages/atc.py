@@ -110,7 +110,7 @@ def om_from_onnx(
         else:
             log = Path(log_dir) / f"atc_bs{bs}.log" if log_dir else None
             row.seconds = _run_one([exe, *argv[1:]], om, env, log, set_env)
-            write_sidecar(om, {**meta, "command": row.command})
+            write_sidecar(om, {**meta, "command": row.command, "om_sha256": sha256_file(om)})
             row.status, row.log = "built", log
         result.rows.append(row)
         if progress:

@@ -29,6 +29,7 @@ class BenchRow:
     bs: int
     status: str = "ok"                     # "ok" | "failed"
     reason: str | None = None
+    hint: str | None = None                # the fix, for a failed row
     throughput: float | None = None        # samples/s
     latency_ms: dict[str, float] | None = None  # per batch: timing.latency_stats keys (+ percentile(90%))
     runs: int = 0
@@ -38,6 +39,8 @@ class BenchRow:
         doc: dict[str, Any] = {"bs": self.bs, "throughput": self.throughput, "latency_ms": self.latency_ms, "status": self.status}
         if self.reason:
             doc["reason"] = self.reason
+        if self.hint:
+            doc["hint"] = self.hint
         return doc
 
 
@@ -128,7 +131,7 @@ def throughput_per_bs(
                 row = bench_one(backend, bs, warmup, loop)
                 result.device = result.device or backend.describe()
         except BitError as exc:
-            row = BenchRow(bs=bs, status="failed", reason=exc.message, model=str(options.model))
+            row = BenchRow(bs=bs, status="failed", reason=exc.message, hint=exc.hint, model=str(options.model))
         except Exception as exc:  # a runtime's own error (bad graph, out of memory): keep the row
             first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
             row = BenchRow(bs=bs, status="failed", reason=f"{type(exc).__name__}: {first}", model=str(options.model))
@@ -138,5 +141,49 @@ def throughput_per_bs(
     result.device = result.device or backend_cls.name
     if json_path is not None:
         result.json_path = Path(json_path)
-        atomic_write_text(result.json_path, json.dumps(result.to_json(), indent=2) + "\n")
+        merged = merge_bench_json(read_bench_json(result.json_path), result.to_json())
+        atomic_write_text(result.json_path, json.dumps(merged, indent=2) + "\n")
     return result
+
+
+# --------------------------------------------------------------------------- bench.json: one record, merged
+
+
+def read_bench_json(path: Path) -> dict[str, Any] | None:
+    """bench.json as a JSON object, or None (missing or unreadable: then this run starts it afresh)."""
+    from bitcli.artifacts import read_json_object
+
+    return read_json_object(Path(path)) if Path(path).is_file() else None
+
+
+def merge_bench_json(old: dict[str, Any] | None, new: dict[str, Any]) -> dict[str, Any]:
+    """This run's document merged into the earlier bench.json, one row per (backend, bs).
+
+    The file keeps the latest run's shape at the top (backend, device, loop, warmup,
+    results) and every other backend's last document under ``other_backends``. A
+    row of this run replaces the same backend's row for its bs (a failed row too:
+    the old figure no longer stands); rows of other batch sizes stay, each with
+    the device, loop and warmup it was measured with when those differ from the
+    top's. A run never wipes another backend's or another batch size's rows.
+    """
+    docs: dict[str, dict[str, Any]] = {}
+    if old:
+        docs.update({k: v for k, v in (old.get("other_backends") or {}).items() if isinstance(v, dict)})
+        if isinstance(old.get("backend"), str):
+            docs[old["backend"]] = {k: v for k, v in old.items() if k != "other_backends"}
+    earlier = docs.pop(new["backend"], None) or {}
+    done = {row["bs"] for row in new["results"]}
+    kept = []
+    for row in earlier.get("results") or []:
+        if not isinstance(row, dict) or row.get("bs") in done:
+            continue
+        row = dict(row)
+        for key in ("device", "loop", "warmup"):
+            if row.get(key, earlier.get(key)) != new.get(key):
+                row.setdefault(key, earlier.get(key))
+        kept.append(row)
+    rows = new["results"] + kept  # this run's order; sorted by bs once earlier rows join them
+    merged = {**new, "results": sorted(rows, key=lambda r: r.get("bs", 0)) if kept else rows}
+    if docs:
+        merged["other_backends"] = docs
+    return merged

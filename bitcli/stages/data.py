@@ -46,6 +46,7 @@ from bitcli.stages.data_files import (
     crc32_file,
     extra_bins,
     read_digests,
+    same_data,
     unchanged,
     write_digests,
     write_labels,
@@ -285,7 +286,7 @@ def _prepare_folder(save_path: Path, expected: dict, count: int, force: bool) ->
     for stray in save_path.glob(".*.part"):  # temp files of a killed run
         stray.unlink(missing_ok=True)
     # files of an identical run (interrupted, or complete with some files deleted) are kept
-    resume = not force and expected in (read_json_object(save_path / PARTIAL), read_json_object(save_path / MANIFEST))
+    resume = not force and any(same_data(read_json_object(save_path / name), expected) for name in (PARTIAL, MANIFEST))
     (save_path / MANIFEST).unlink(missing_ok=True)  # the folder is about to change
     if not resume:
         atomic_write_text(save_path / PARTIAL, json.dumps(expected, indent=2, sort_keys=True) + "\n")
@@ -342,7 +343,7 @@ def bins_from_cifar(
 
     check_record_files(save_path, (MANIFEST, PARTIAL, DIGESTS))
     check_label_replaceable(label_path, labels, {"--dataset-path": dataset.source})
-    if not force and read_json_object(save_path / MANIFEST) == expected and _complete(save_path, expected):
+    if not force and same_data(read_json_object(save_path / MANIFEST), expected) and _complete(save_path, expected):
         if not (label_path.is_file() and label_path.read_text() == labels):
             write_labels(label_path, labels)
         return result(0, True)
@@ -353,7 +354,9 @@ def bins_from_cifar(
     crcs.update(_run_parallel(dataset, todo, save_path, image_size, workers or os.cpu_count() or 1, progress))
     _write_labels(label_path, labels)
     write_digests(save_path, crcs)
-    atomic_write_text(save_path / MANIFEST, json.dumps(expected, indent=2, sort_keys=True) + "\n")
+    # where it came from and how big the source is: what reports show, not what decides "up to date"
+    record = {**expected, "source_path": str(Path(dataset_path).resolve()), "source_total": len(dataset)}
+    atomic_write_text(save_path / MANIFEST, json.dumps(record, indent=2, sort_keys=True) + "\n")
     (save_path / PARTIAL).unlink(missing_ok=True)
     return result(len(todo), False, len(done))
 

@@ -191,3 +191,24 @@ def verify_folder(save_path: Path, label_path: Path) -> VerifyResult:
     elif meta:
         result.labels_ok = False
     return result
+
+
+# --------------------------------------------------------------------------- the manifest's identity
+
+INFO_KEYS = ("source_path", "source_total")  # recorded for reports; not part of the data's identity
+
+
+def data_identity(manifest: dict[str, Any]) -> dict[str, Any]:
+    """What the data is (source digest, preprocessing, size, count, synthetic), without info-only keys."""
+    return {k: v for k, v in manifest.items() if k not in INFO_KEYS}
+
+
+def same_data(recorded: dict[str, Any] | None, expected: dict[str, Any]) -> bool:
+    """The manifest describes the data ``expected`` asks for (info-only keys aside)."""
+    return recorded is not None and data_identity(recorded) == expected
+
+
+def data_digest(manifest: dict[str, Any]) -> str:
+    """sha256 of the manifest's identity (canonical JSON): equal digests, equal data."""
+    text = json.dumps(data_identity(manifest), sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(text.encode()).hexdigest()

@@ -278,6 +278,7 @@ def outputs_from_bins(
     """
     from bitcli.artifacts import DATA_MANIFEST, read_json_object
     from bitcli.stages.infer_checks import check_batch_memory, check_input_files, check_model_fit
+    from bitcli.stages.provenance import record_data
 
     files = input_files(input_dir)[:limit] if limit else input_files(input_dir)
     bs = backend.options.batch_size
@@ -289,7 +290,7 @@ def outputs_from_bins(
     with backend:
         folder_summary = _run_folder(backend, Path(input_dir), Path(output_root), result_dir, limit, force)
         if folder_summary is not None:
-            return _result_from_summary(backend, result_dir, folder_summary)
+            return record_data(_result_from_summary(backend, result_dir, folder_summary), input_dir, limit)
 
         def make() -> tuple[Iterable[Batch], int, int, Any]:
             import numpy as np
@@ -302,7 +303,8 @@ def outputs_from_bins(
             inputs = [[p.name, p.stat().st_size, p.stat().st_mtime_ns] for p in files]
             return bin_batches(files, per_batch, shape), len(files), per_batch, inputs
 
-        return _execute(backend, make, output_root, force=force, progress=progress, argv=argv)
+        return record_data(_execute(backend, make, output_root, force=force, progress=progress, argv=argv),
+                           input_dir, limit)
 
 
 def _run_folder(backend: Backend, input_dir: Path, output_root: Path, result_dir: Path, limit: int | None, force: bool):

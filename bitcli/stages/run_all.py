@@ -72,10 +72,14 @@ class StepRecord:
     status: str                 # "done" | "up to date" | "failed" | "skipped"
     seconds: float = 0.0
     detail: str = ""
+    hint: str | None = None     # a failed step's fix
 
     def to_json(self) -> dict[str, Any]:
-        return {"step": self.step, "bs": self.bs, "status": self.status,
-                "seconds": round(self.seconds, 3), "detail": self.detail}
+        doc = {"step": self.step, "bs": self.bs, "status": self.status,
+               "seconds": round(self.seconds, 3), "detail": self.detail}
+        if self.hint:
+            doc["hint"] = self.hint
+        return doc
 
 
 @dataclass
@@ -172,7 +176,7 @@ def run_all(
     result = AllResult(backend=cls.name, backend_reason=why, device=cls.name, demo=demo,
                        batch_sizes=cfg.batch_sizes)
     events.plan(steps, cfg.batch_sizes)
-    failed: dict[int, str] = {}
+    failed: dict[int, tuple[str, str | None]] = {}  # bs → (reason, fix)
     names = cfg.artifacts
     names.workdir.mkdir(parents=True, exist_ok=True)
     for step in steps:
@@ -183,7 +187,7 @@ def run_all(
                     continue
                 record, _ = _run_step(step, bs, cfg, cls, force, events, result)
                 if record.status == "failed":
-                    failed[bs] = f"{step}: {record.detail}"
+                    failed[bs] = (f"{step}: {record.detail}", record.hint)
         else:
             _, error = _run_step(step, None, cfg, cls, force, events, result)
             if error is not None:
@@ -209,7 +213,7 @@ def _run_step(step: str, bs: int | None, cfg: Settings, cls: Any, force: bool, e
         record = StepRecord(step, bs, status, time.perf_counter() - started, detail)
     except BitError as exc:
         error = exc
-        record = StepRecord(step, bs, "failed", time.perf_counter() - started, exc.message)
+        record = StepRecord(step, bs, "failed", time.perf_counter() - started, exc.message, exc.hint)
     result.steps.append(record)
     events.end(record)
     return record, error
@@ -302,15 +306,18 @@ def _infer(cfg: Settings, bs: int, cls: Any, force: bool, tick: Tick, result: Al
 
 def _eval(cfg: Settings, bs: int, cls: Any, force: bool, tick: Tick, result: AllResult) -> tuple[str, str]:
     from bitcli.stages.evaluate import accuracy_from_outputs
+    from bitcli.stages.provenance import check_data
 
     names = cfg.artifacts
     summary = names.summary_json(bs)
-    expected = {"summary": file_digest(summary), "labels": file_digest(names.label_txt)}
+    expected = {"summary": file_digest(summary), "labels": file_digest(names.label_txt),
+                "data": file_digest(names.data_manifest)}
     if not force and is_current(names.accuracy_json(bs), expected):
         return "up to date", str(names.accuracy_json(bs))
+    note = check_data(names.result_dir(bs), names.data_manifest, bs=bs)  # refuses outputs of other data
     done = accuracy_from_outputs(names.result_dir(bs), names.label_txt, topk=5, num_classes=cfg["model.num_classes"])
     write_sidecar(names.accuracy_json(bs), expected)
-    return "done", f"top-1 {done.topk[1]:.2%} on {done.samples}"
+    return "done", f"top-1 {done.topk[1]:.2%} on {done.samples}" + (" (provenance unknown)" if note else "")
 
 
 def _bench(cfg: Settings, bs: int, cls: Any, force: bool, tick: Tick, result: AllResult) -> tuple[str, str]:
@@ -328,7 +335,7 @@ def _bench(cfg: Settings, bs: int, cls: Any, force: bool, tick: Tick, result: Al
                              warmup=cfg["bench.warmup"], loop=cfg["bench.loop"])
     row = done.rows[0]
     if row.status != "ok":
-        raise BitError(row.reason or "bench failed")
+        raise BitError(row.reason or "bench failed", hint=row.hint)
     result.device = done.device
     atomic_write_text(record, json.dumps({"device": done.device, **row.to_json()}, indent=2) + "\n")
     write_sidecar(record, expected)

@@ -29,5 +29,5 @@ def test_bit_all_on_ascend_matches_onnxruntime(runner, standins, cifar_dir, trai
         assert a["throughput"] > 0 and len(a["artifacts_sha256"]["om"]) == 64
     assert (tmp_path / "ascend" / "bit_bs4.om").is_file()
     md = (tmp_path / "ascend" / "report.md").read_text()
-    assert "| 310P3 | 4 | CIFAR-10 | top-1: " in md
+    assert "| 310P3 | 4 | CIFAR-10 test, 16 of 10,000 images | top-1: " in md
     assert "Not an Ascend run" not in md and "Not an Ascend run" in (tmp_path / "onnxruntime" / "report.md").read_text()

@@ -83,7 +83,7 @@ def test_demo_end_to_end_report(demo_run):
     assert "demo: synthetic data, random weights" in proc.stdout
     assert "[demo] data" in proc.stderr and "Not an Ascend run" in proc.stdout
     md = (work / "report.md").read_text()
-    assert "demo: synthetic data, random weights" in md and "| onnxruntime (not Ascend) | 4 | synthetic (demo) |" in md
+    assert "demo: synthetic data, random weights" in md and "| onnxruntime (not Ascend) | 4 | synthetic (demo), 12 images |" in md
     assert (work / "throughput.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
