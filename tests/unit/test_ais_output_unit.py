@@ -184,3 +184,28 @@ def test_exit_zero_without_a_throughput_is_a_failure_not_a_zero():
     assert err.message == "ais_bench exited 0 but printed no throughput line (a failed run, not a zero)"
     assert err.hint == ("run the command below by hand and check its Performance Summary"
                         "; command: python3 -m ais_bench --model m.om")
+
+
+def test_a_garbled_figure_is_not_a_number():
+    out = parse_run_output("throughput 1000*batchsize.mean(8)/NPU_compute_time.mean(4.0): 100X")
+    assert out.throughput is None
+
+
+def test_only_the_text_after_the_last_carriage_return_is_a_line():
+    out = parse_run_output("progress 50%\rprogress 100%\r[ERROR] load model failed\n")
+    assert out.errors == ["load model failed"]
+
+
+def test_failure_explanations_get_the_batch_size_and_the_release():
+    sizes = ais_failure(ToolResult(ARGV, 1, "tensorsize: 1572864 filesize: 196608 not match"), bs=16)
+    assert sizes.message.startswith("input files are 196608 bytes each but the bs16 model takes 1572864 bytes")
+    args = ais_failure(ToolResult(ARGV, 2, "__main__.py: error: unrecognized arguments: --x"), bs=8,
+                       flavour=TOOLS_2023)
+    assert args.message == "ais_bench (tools 2023) rejected its arguments: unrecognized arguments: --x"
+
+
+def test_the_last_of_several_error_lines_is_shown():
+    err = ais_failure(ToolResult(ARGV, 1, "[ERROR] one\n[ERROR] two\n[ERROR] three\n"), bs=8)
+    assert err.message == "ais_bench failed (exit 1): three"
+    output = "__main__.py: error: a\n__main__.py: error: b\n__main__.py: error: c\n"
+    assert explain(output, 8)[0] == "ais_bench rejected its arguments: c"

@@ -32,6 +32,13 @@ def test_latencies_of_no_device_and_of_one_device_are_unchanged():
     assert multi_device_latencies([[], []]) == []
     assert multi_device_latencies([[1, 2]]) == [1.0, 2.0]
     assert multi_device_latencies([[3], []]) == [3.0]
+    assert multi_device_latencies([[0.0, 0.0]]) == [0.0, 0.0]  # one device: passed through, not judged
+
+
+def test_sub_millisecond_devices_are_combined_too():
+    # means 0.5 and 1.0 -> combined 1 / (2 + 1) = 1/3 ms for each time
+    times = multi_device_latencies([[0.5], [1.0]])
+    assert all(math.isclose(t, 1 / 3) for t in times) and len(times) == 2
 
 
 def test_two_equal_devices_halve_each_time():
@@ -85,12 +92,13 @@ def test_combine_devices_merges_files_times_and_sums_throughput(tmp_path):
                  "filesinfo": {"0": {"infiles": ["x0.bin"], "outfiles": ["x0_0.bin"], "extra": 1}}})
     _summary(b, {"throughput": 50.5, "npu_compute_time_list": [3],
                  "filesinfo": {"0": {"infiles": ["y0.bin"], "outfiles": ["y0_0.bin"]},
-                               "1": {"infiles": ["y1.bin"]}}})
+                               "1": {"infiles": ["y1.bin"]}, "2": {"outfiles": ["z_0.bin"]}}})
     merged = combine_devices([a, b], None)
     assert merged == {
         "filesinfo": {"0": {"infiles": ["x0.bin"], "outfiles": ["x0_0.bin"]},
                       "1": {"infiles": ["y0.bin"], "outfiles": ["y0_0.bin"]},
-                      "2": {"infiles": ["y1.bin"], "outfiles": []}},
+                      "2": {"infiles": ["y1.bin"], "outfiles": []},
+                      "3": {"infiles": [], "outfiles": ["z_0.bin"]}},
         "NPU_compute_time": {"mean": 3.0, "count": 3},  # (2 + 4 + 3) / 3
         "npu_compute_time_list": [2.0, 4.0, 3.0],
         "throughput": 150.5,

@@ -115,7 +115,8 @@ def test_success_line_with_a_non_zero_exit_is_not_trusted():
     err = _fail(SUCCESS, rc=1)
     assert err.message == ("ATC printed 'ATC run success' but exited 1, so bit_bs16.om is not trusted; "
                            "command: atc --framework=5")
-    assert err.hint.startswith("rerun with `bit atc --force`")
+    assert err.hint == ("rerun with `bit atc --force`; if it repeats, check free memory and the ATC log under "
+                        "$HOME/ascend/log")
 
 
 def test_success_without_the_file():
@@ -129,3 +130,9 @@ def test_failure_without_a_code_shows_the_tail():
     assert err.message == "ATC failed (exit 1) without an error code: b | c | d | e | f | g; command: atc --framework=5"
     assert err.hint == "rerun the command below by hand after sourcing set_env.sh"
     assert _fail("", rc=1).message.startswith("ATC failed (exit 1) without an error code: no output;")
+
+
+def test_exit_zero_without_the_verdict_is_a_failure_without_a_code():
+    err = _fail("ATC start working now, please wait for a moment.\n", rc=0)
+    assert err.message == ("ATC failed (exit 0) without an error code: ATC start working now, please wait for a "
+                           "moment.; command: atc --framework=5")

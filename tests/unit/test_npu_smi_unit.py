@@ -105,11 +105,13 @@ INFO_M = """\
         0                              1                              -                              Mcu
         3                              0                              5                              Ascend910B4-1
         4                              0                              6
+        Total                          0                              2                              chips
+        5                              x                              7                              Ascend310
 """
 
 
 def test_info_m_mapping():
-    before_header = "0 0 9 Ascend 310\n"
+    before_header = "7 0 9 Ascend 310\n"
     assert parse_npu_smi_m(before_header + INFO_M) == {(0, 0): (0, "910B4"), (3, 0): (5, "910B4-1")}
 
 
@@ -196,3 +198,18 @@ def test_a_name_that_is_no_soc_name_is_an_error():
     with pytest.raises(ConfigError) as info:
         chip_from_table(_table("Atlas"))
     assert info.value.message == "npu-smi info names the chip 'Atlas', which is not a full SoC name"
+
+
+def test_no_table_at_all():
+    assert parse_npu_smi_info("") == NpuTable((), False, None)
+
+
+def test_an_indented_table_is_read_the_same():
+    indented = "\n".join("   " + line for line in DUO.splitlines())
+    assert parse_npu_smi_info(indented) == parse_npu_smi_info(DUO)
+    assert len(parse_npu_smi_info(indented).devices) == 2
+
+
+def test_950_layout_with_three_cells_per_row():
+    text = "| NPU ID | Name | Health |\n| Chip ID | Phy-ID | Bus-Id |\n| 1 | 950PR | OK |\n| 0 | 2 | 0000:9D:00.0 |\n"
+    assert parse_npu_smi_info(text).devices == (NpuDevice(1, 0, None, "950PR", "OK", "0000:9D:00.0"),)
