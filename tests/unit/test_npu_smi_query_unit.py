@@ -116,3 +116,11 @@ def test_resolve_chip_auto_reads_the_table_and_the_board(npu):
 
 def test_soc_version_is_not_built_from_an_unknown_prefix():
     assert npu_smi.soc_version("ascend310") == "Ascend310"
+
+
+def test_a_failing_npu_smi_info_shows_only_its_last_five_lines(npu):
+    answers, _, _ = npu
+    answers[("info",)] = ToolResult(["npu-smi", "info"], 2, "l1\nl2\nl3\nl4\nl5\nl6\n")
+    with pytest.raises(ToolFailed) as info:
+        query_devices()
+    assert info.value.message == "npu-smi info failed (exit 2): l2\nl3\nl4\nl5\nl6"
