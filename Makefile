@@ -35,6 +35,7 @@ test-random:
 # mutmut reads setup.cfg; the project has none, so the config is copied in for the run only.
 # mutmut tests a copy under mutants/: BITCLI_TEST_SHARED keeps ../shared's real-data tests in the run.
 mutate:
+	rm -rf mutants  # mutmut 3 reuses an old copy and would ignore a changed config
 	cp tests/mutmut.cfg setup.cfg
 	BITCLI_TEST_SHARED=$(CURDIR)/../shared $(PYTHON) -m mutmut run; status=$$?; $(PYTHON) -m mutmut results; \
 	rm -f setup.cfg; exit $$status

@@ -10,6 +10,7 @@ Three host shapes:
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 
 import pytest
@@ -24,7 +25,9 @@ def _reset(monkeypatch: pytest.MonkeyPatch) -> None:
     for name in list(os.environ):
         if name.startswith(("STANDIN_", "ASCEND_")) or name == "TOOLCHAIN_HOME":
             monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("PATH", _clean_path(os.environ.get("PATH", "")))
+    # The stand-ins run `python3` (as CANN's tools do): make that this interpreter, as in an activated venv.
+    interpreter_bin = str(Path(sys.executable).parent)
+    monkeypatch.setenv("PATH", os.pathsep.join([interpreter_bin, _clean_path(os.environ.get("PATH", ""))]))
     monkeypatch.setenv("PYTHONPATH", _clean_path(os.environ.get("PYTHONPATH", "")))
 
 

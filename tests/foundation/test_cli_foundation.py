@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 import yaml
@@ -46,7 +48,8 @@ def test_console_script_and_module_entry_points():
 
     proc = subprocess.run([sys.executable, "-m", "bitcli", "--version"], capture_output=True, text=True)
     assert proc.returncode == 0 and proc.stdout.startswith("bit ")
-    script = shutil.which("bit")
+    # the interpreter's own bin folder first: the script make install put beside this Python (venv or not)
+    script = shutil.which("bit", path=os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")]))
     assert script, "the `bit` console script is not installed (make install)"
     proc = subprocess.run([script, "profile", "--help"], capture_output=True, text=True)
     assert proc.returncode == 0 and "init" in proc.stdout and "show" in proc.stdout
