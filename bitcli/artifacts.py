@@ -121,6 +121,20 @@ def result_dir_path(output_root: Path, bs: int) -> Path:
     return Path(output_root) / f"result_bs{bs}"
 
 
+def result_slot(backend: str, precision: str = "fp32") -> str:
+    """The folder name that keeps one backend × precision's results apart under ``result/``.
+
+    ``onnxruntime`` for fp32, ``onnxruntime-int8`` otherwise: ``result/onnxruntime/result_bs8``,
+    ``result/ascend/result_bs8``, ``result/openvino-bf16/result_bs8``.
+    """
+    return backend if precision == "fp32" else f"{backend}-{precision}"
+
+
+def int8_onnx_path(directory: Path, stem: str, bs: int) -> Path:
+    """``DIR/{stem}_bs{bs}_int8.onnx``, the quantized (QDQ) model ``bit quantize`` writes."""
+    return Path(directory) / f"{stem}_bs{bs}_int8.onnx"
+
+
 def summary_path(result_dir: Path) -> Path:
     """ais_bench's sibling summary: ``result/result_bs8`` → ``result/result_bs8_summary.json``."""
     result_dir = Path(result_dir)

@@ -21,6 +21,7 @@ from bitcli.artifacts import Artifacts
 from bitcli.errors import ConfigError
 
 BACKENDS = ("auto", "ascend", "onnxruntime", "torch")
+PRECISIONS = ("fp32", "int8", "bf16")
 PROFILE_NAME = "bit.yaml"
 
 # --------------------------------------------------------------------------- schema
@@ -119,6 +120,7 @@ SCHEMA: dict[str, tuple[str, Callable[[Any], Any], bool]] = {
     "ascend.set_env": ("path", _str, True),
     "ascend.precision_mode": ("str or null", _opt(_str), False),
     "backend": ("one of " + "|".join(BACKENDS), _choice(*BACKENDS), False),
+    "precision": ("one of " + "|".join(PRECISIONS), _choice(*PRECISIONS), False),
     "onnxruntime.provider": ("str", _str, False),
     "onnxruntime.threads": ("positive int or null", _opt(_pos_int), False),
     "batch_sizes": (f"list of distinct positive ints up to {MAX_BATCH}", _bs_list, False),
@@ -132,6 +134,7 @@ ENV_VARS: dict[str, str] = {
     "BIT_CHIP": "ascend.chip",
     "BIT_BACKEND": "backend",
     "BIT_DEVICES": "ascend.devices",
+    "BIT_PRECISION": "precision",
     "BIT_SET_ENV": "ascend.set_env",
 }
 SECTIONS = sorted({k.split(".")[0] for k in SCHEMA})
