@@ -77,14 +77,18 @@ class Artifacts:
     def result_root(self) -> Path:
         return self.workdir / "result"
 
-    def result_dir(self, bs: int) -> Path:
-        return result_dir_path(self.result_root, bs)
+    def result_dir(self, bs: int, slot: str | None = None) -> Path:
+        """``result/result_bs{bs}``, or ``result/{slot}/result_bs{bs}`` for a :func:`result_slot`."""
+        return result_dir_path(self.result_root if slot is None else self.result_root / slot, bs)
 
-    def summary_json(self, bs: int) -> Path:
-        return summary_path(self.result_dir(bs))
+    def summary_json(self, bs: int, slot: str | None = None) -> Path:
+        return summary_path(self.result_dir(bs, slot))
 
-    def accuracy_json(self, bs: int) -> Path:
-        return accuracy_path(self.result_dir(bs))
+    def accuracy_json(self, bs: int, slot: str | None = None) -> Path:
+        return accuracy_path(self.result_dir(bs, slot))
+
+    def int8_onnx(self, bs: int) -> Path:
+        return int8_onnx_path(self.workdir, MODEL_STEM, bs)
 
     @property
     def bench_json(self) -> Path:
