@@ -177,7 +177,8 @@ def _safe_torch_load(path: Path) -> Any:
                 "(tensors, containers, torch.nn layers and big_transfer's ResNetV2 classes)",
                 hint="save a state_dict instead: torch.save(model.state_dict(), 'bit_sd.pth')",
             ) from None
-        except (RuntimeError, EOFError, ValueError, zipfile.BadZipFile) as exc:
+        except Exception as exc:  # noqa: BLE001 - on a damaged file torch's unpickler raises anything
+            # (EOFError, IndexError, KeyError, RuntimeError, ...): each is this file's problem, said in one line
             first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
             raise CheckpointError(f"cannot read {path} as a PyTorch checkpoint: {first}") from None
 
@@ -267,7 +268,7 @@ def torch_to_npz_name(key: str) -> str:
     }
     if key in fixed:
         return fixed[key]
-    m = re.fullmatch(r"body\.(block\d)\.(unit\d+)\.(conv|gn)(\d)\.(weight|bias)", key)
+    m = re.fullmatch(r"body\.(block\d)\.(unit\d+)\.(conv|gn)([123])\.(weight|bias)", key)
     if m:
         block, unit, kind, n, leaf = m.groups()
         letter = "abc"[int(n) - 1]
@@ -378,7 +379,6 @@ def _load_npz(path: Path, arch: str, num_classes: int | None) -> LoadedModel:
     state_dict = checkpoint_filter_fn(arrays, model)
     notes = []
     if npz_classes != classes:
-        state_dict = {k: v for k, v in state_dict.items() if not k.startswith("head.conv.")}
         state_dict["head.conv.weight"] = torch.zeros(tuple(model.head.conv.weight.shape))
         state_dict["head.conv.bias"] = torch.zeros(classes)
         notes.append(f"npz head has {npz_classes} classes, not {classes}: body loaded, head zeroed (BiT zero_head)")
