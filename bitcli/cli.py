@@ -120,6 +120,7 @@ from bitcli.commands.atc import atc_cli  # noqa: E402
 from bitcli.commands.infer import infer_cli  # noqa: E402
 from bitcli.commands.evaluate import eval_cli  # noqa: E402
 from bitcli.commands.bench import bench_cli  # noqa: E402
+from bitcli.commands.compare import compare_cli  # noqa: E402
 from bitcli.commands.run_all import all_cli  # noqa: E402
 from bitcli.commands.profile import init_cli, profile_app, show_cli  # noqa: E402
 from bitcli.commands.doctor import doctor_cli  # noqa: E402
@@ -131,6 +132,7 @@ app.command("atc")(boundary(atc_cli))
 app.command("infer")(boundary(infer_cli))
 app.command("eval")(boundary(eval_cli))
 app.command("bench")(boundary(bench_cli))
+app.command("compare")(boundary(compare_cli))
 app.command("all")(boundary(all_cli))
 profile_app.command("init")(boundary(init_cli))
 profile_app.command("show")(boundary(show_cli))
