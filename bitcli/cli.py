@@ -116,6 +116,7 @@ def _silence_stdout() -> None:
 from bitcli.commands.data import data_cli  # noqa: E402
 from bitcli.commands.export import export_cli  # noqa: E402
 from bitcli.commands.simplify import simplify_cli  # noqa: E402
+from bitcli.commands.quantize import quantize_cli  # noqa: E402
 from bitcli.commands.atc import atc_cli  # noqa: E402
 from bitcli.commands.infer import infer_cli  # noqa: E402
 from bitcli.commands.evaluate import eval_cli  # noqa: E402
@@ -128,6 +129,7 @@ from bitcli.commands.doctor import doctor_cli  # noqa: E402
 app.command("data")(boundary(data_cli))
 app.command("export")(boundary(export_cli))
 app.command("simplify")(boundary(simplify_cli))
+app.command("quantize")(boundary(quantize_cli))
 app.command("atc")(boundary(atc_cli))
 app.command("infer")(boundary(infer_cli))
 app.command("eval")(boundary(eval_cli))

@@ -78,3 +78,22 @@ def render_nodes(result: Any, shown: int = 12) -> None:
                      f"cosine {_f(first.cosine, '.6f')})", markup=False)
     else:
         ui.out.print(f"every common node stays at cosine >= {result.threshold:g}", markup=False)
+
+
+def render_quantize(result: Any) -> None:
+    """``bit quantize``: the recipe and the guard's figures on the held-out images (from the sidecar)."""
+    g = result.meta["guard"]
+    table = make_table(f"int8 {result.output} (vs fp32 on {g['samples']} held-out images)", ["figure", "value"])
+    table.columns[1].justify = "right"
+    for name, value in result.summary_rows():
+        table.add_row(name, value)
+    sqnr = g["sqnr_db"]
+    table.add_row("top-1 agreement", _pct(g["agreement"]))
+    table.add_row("cosine (mean / lowest)", f"{_f(g['cosine'], '.6f')} / {_f(g['min_cosine'], '.6f')}")
+    table.add_row("SQNR", f"{sqnr if isinstance(sqnr, str) else _f(sqnr, '.1f')} dB")
+    if g["top1_ref"] is not None:
+        table.add_row("top-1 fp32 → int8", f"{_pct(g['top1_ref'])} → {_pct(g['top1_test'])} ({_pt(g['delta_top1'])})")
+    verdict = "passed" if g["passed"] else "FAILED, written with --accept-loss"
+    table.add_row("guard", f"{verdict} (min agreement {_pct(g['thresholds']['min_agreement'])}, "
+                           f"max drop {g['thresholds']['max_top1_drop'] * 100:.2f} pt)")
+    ui.out.print(table)
