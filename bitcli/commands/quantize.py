@@ -35,7 +35,7 @@ def quantize_cli(
     images disjoint from it; the model is written only when top-1 agreement and Δtop-1 stay within
     the profile's thresholds (or with --accept-loss, which warns and is recorded).
     """
-    from bitcli.stages.quantize import QuantizeRequest, int8_from_onnx
+    from bitcli.stages.quantize import int8_from_onnx, request_from_settings
 
     cfg = settings(profile, workdir=workdir, batch_sizes=bs, quantize__method=method, quantize__calib=calib,
                    quantize__holdout=holdout, quantize__keep_ends=keep_ends, quantize__reduce_range=reduce_range,
@@ -48,12 +48,7 @@ def quantize_cli(
         ui.warn(f"no {names.label_txt}: the guard checks agreement with fp32 only, not Δtop-1")
     docs = []
     for size in cfg.batch_sizes:
-        req = QuantizeRequest(bs=size, engine=cfg["quantize.engine"], method=cfg["quantize.method"],
-                              calib=cfg["quantize.calib"], holdout=cfg["quantize.holdout"], seed=cfg["quantize.seed"],
-                              exclude=tuple(exclude or ()), keep_ends=cfg["quantize.keep_ends"],
-                              reduce_range=cfg["quantize.reduce_range"], min_agreement=cfg["quantize.min_agreement"],
-                              max_top1_drop=cfg["quantize.max_top1_drop"], accept_loss=accept_loss,
-                              threads=cfg["onnxruntime.threads"])
+        req = request_from_settings(cfg, size, exclude=tuple(exclude or ()), accept_loss=accept_loss)
         ui.info(f"bs {size}: {names.sim_onnx(size)} → {names.int8_onnx(size)} ({req.method}, {req.calib} calibration images)")
         result = int8_from_onnx(names.sim_onnx(size), names.int8_onnx(size), names.dataset_bin, labels, req,
                                 image_size=cfg["model.image_size"], force=force)

@@ -40,3 +40,23 @@ def int8_model(workdir: Path, bs: int) -> Path:
         raise ConfigError(f"precision int8, bs {bs}: {reason}",
                           hint=f"run `bit quantize --bs {bs}` (after `bit simplify --bs {bs}`)")
     return Artifacts(Path(workdir)).int8_onnx(bs)
+
+
+INT8_BACKENDS = ("onnxruntime", "openvino")  # runtimes that read the QDQ ONNX
+
+
+def precision_model(backend: str, workdir: Path, bs: int, precision: str, *, weights: str | None = None) -> Path | str:
+    """The model ``backend`` runs at ``precision`` for ``bs``: the int8 model (checked current) for int8,
+    else the standard fp32 artefact (:func:`bitcli.stages.infer.standard_model`).
+
+    Raises:
+        ConfigError: int8 on a backend that cannot run the QDQ ONNX, or its model missing/stale.
+    """
+    from bitcli.stages.infer import standard_model
+
+    if precision != "int8":
+        return standard_model(backend, workdir, bs, weights=weights)
+    if backend not in INT8_BACKENDS:
+        raise ConfigError(f"precision int8 runs on the onnxruntime backend, not {backend}",
+                          hint="use --backend onnxruntime, or precision: fp32 (ascend: ascend.precision_mode)")
+    return int8_model(workdir, bs)

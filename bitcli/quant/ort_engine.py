@@ -78,7 +78,8 @@ def quantize(fp32_onnx: Path, calib: Any, out: Path, *, method: str, exclude: tu
         out: where the quantized model is written.
         method: minmax | entropy | percentile.
         exclude: node names left in fp32.
-        options: ``reduce_range`` (bool), ``chunk_images`` (int, histogram methods), ``percentile`` (float).
+        options: ``reduce_range`` (bool), ``chunk_images`` (int, histogram methods), ``percentile`` (float),
+            ``op_types`` (list of op types to quantize; None: every type onnxruntime can).
 
     Returns:
         The recipe actually used (format, types, method, exclusions, reduce_range, chunking).
@@ -103,11 +104,13 @@ def quantize(fp32_onnx: Path, calib: Any, out: Path, *, method: str, exclude: tu
         q.quantize_static(str(fp32_onnx), str(out), reader, quant_format=q.QuantFormat.QDQ, per_channel=True,
                           reduce_range=reduce_range, activation_type=q.QuantType.QUInt8,
                           weight_type=q.QuantType.QInt8, nodes_to_exclude=list(exclude), calibrate_method=calibrate,
+                          op_types_to_quantize=options.get("op_types"),
                           calibration_providers=["CPUExecutionProvider"], extra_options=extra)
     return {"engine": "onnxruntime", "onnxruntime": ort.__version__, "format": "QDQ", "per_channel": True,
             "activations": "u8 asymmetric", "weights": "s8 symmetric per channel", "method": method,
             "percentile": extra.get("CalibPercentile"), "exclude": list(exclude), "reduce_range": reduce_range,
-            "chunk_batches": extra.get("CalibStridedMinMax"), "calib_images": len(calib)}
+            "chunk_batches": extra.get("CalibStridedMinMax"), "calib_images": len(calib),
+            "op_types": options.get("op_types") or "all"}
 
 
 @contextlib.contextmanager

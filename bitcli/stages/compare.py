@@ -250,3 +250,28 @@ def check_limit_options(limits: Thresholds) -> None:
         if value != value or (low is not None and value < low) or (high is not None and value > high):
             span = f"{low:g}..{high:g}" if high is not None else f">= {low:g}"
             raise ConfigError(f"{name} {value} is outside {span}", hint=f"give {name} in {span}, e.g. --min-agreement 0.99")
+
+
+def fp32_reference_figures(cfg: Any, cls: Any, bs: int, samples: int) -> dict[str, Any]:
+    """A run's backend and precision against fp32 onnxruntime on the first ``samples`` of dataset_bin.
+
+    What ``bit all --compare N`` puts in report.json/md: agreement, cosine, SQNR, Δtop-1 (with label.txt).
+    On an Ascend host this is what ATC's fp16 cost; with ``precision: int8`` what int8 cost.
+    """
+    from bitcli.backends.base import select_backend
+    from bitcli.quant.model import precision_model
+    from bitcli.stages.infer import options_from_settings, standard_model
+
+    names = cfg.artifacts
+    ref_cls, _ = select_backend("onnxruntime")
+    ref_model = standard_model("onnxruntime", cfg.workdir, bs)
+    test_model = precision_model(cls.name, cfg.workdir, bs, cfg["precision"], weights=cfg["model.weights"])
+    ref = logits_from_backend(ref_cls(options_from_settings(cfg, bs, ref_model)), names.dataset_bin, limit=samples)
+    test = logits_from_backend(cls(options_from_settings(cfg, bs, test_model)), names.dataset_bin, limit=samples)
+    labels = names.label_txt if names.label_txt.is_file() else None
+    ref_name, test_name = "onnxruntime fp32", f"{cls.name} {cfg['precision']}"
+    m = compare_sets(ref, test, ref_name=ref_name, test_name=test_name, label_path=labels).metrics.to_json()
+    keep = ("samples", "agreement", "top5_overlap", "cosine", "min_cosine", "sqnr_db", "max_abs", "top1_ref",
+            "top1_test", "delta_top1", "nonfinite_test")
+    return {"status": "done", "ref": f"{ref_name} ({ref_model})", "test": f"{test_name} ({test_model})", "bs": bs,
+            **{k: m[k] for k in keep}}

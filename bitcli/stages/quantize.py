@@ -46,6 +46,15 @@ class QuantizeRequest:
                 "holdout": self.holdout, "min_agreement": self.min_agreement, "max_top1_drop": self.max_top1_drop}
 
 
+def request_from_settings(cfg: Any, bs: int, **overrides: Any) -> QuantizeRequest:
+    """The request the profile's ``quantize:`` section (and onnxruntime.threads) makes for ``bs``."""
+    fields = dict(bs=bs, engine=cfg["quantize.engine"], method=cfg["quantize.method"], calib=cfg["quantize.calib"],
+                  holdout=cfg["quantize.holdout"], seed=cfg["quantize.seed"], keep_ends=cfg["quantize.keep_ends"],
+                  reduce_range=cfg["quantize.reduce_range"], min_agreement=cfg["quantize.min_agreement"],
+                  max_top1_drop=cfg["quantize.max_top1_drop"], threads=cfg["onnxruntime.threads"])
+    return QuantizeRequest(**{**fields, **overrides})
+
+
 @dataclass
 class QuantizeResult:
     """What ``bit quantize`` wrote (or found up to date) for one batch size."""
