@@ -105,23 +105,37 @@ def logits_from_backend(backend: Any, input_dir: Path, *, limit: int | None = No
     """Run ``backend`` (unopened) over the first ``limit`` samples of ``input_dir``; stem → logits.
 
     The run is ``bit infer``'s own loop (same batching, padding and checks) into a temporary result
-    folder that is removed afterwards. A whole-folder backend (ascend) gets a temporary folder of links
-    to the first ``limit`` files, since ais_bench has no limit of its own.
+    folder that is removed afterwards. A whole-folder backend (ascend) gets a temporary folder beside
+    ``input_dir`` holding hard links to (or, across file systems, copies of) the first ``limit`` files,
+    since ais_bench has no limit of its own and refuses symbolic links to files.
     """
     from bitcli.backends.base import Backend
     from bitcli.stages.infer import outputs_from_bins
-    from bitcli.stages.infer_io import input_files
 
-    with tempfile.TemporaryDirectory(prefix="bit-compare-") as tmp:
+    whole_folder = bool(limit) and type(backend).run_folder is not Backend.run_folder
+    with tempfile.TemporaryDirectory(prefix=".bit-compare-", dir=Path(input_dir).parent if whole_folder else None) as tmp:
         source = Path(input_dir)
-        if limit and type(backend).run_folder is not Backend.run_folder:
-            source = Path(tmp) / "inputs"
-            source.mkdir()
-            for path in input_files(Path(input_dir))[:limit]:
-                (source / path.name).symlink_to(path.resolve())
+        if whole_folder:
+            source = _first_files(Path(input_dir), Path(tmp) / "inputs", limit)
             limit = None
         done = outputs_from_bins(backend, source, Path(tmp) / "out", limit=limit, progress=progress, argv=["bit", "compare"])
         return logits_from_dir(done.result_dir)
+
+
+def _first_files(input_dir: Path, target: Path, limit: int) -> Path:
+    import os
+    import shutil
+
+    from bitcli.stages.infer_io import input_files
+
+    target.mkdir()
+    os.chmod(target, 0o750)  # ais_bench refuses group/other-writable inputs
+    for path in input_files(input_dir)[:limit]:
+        try:
+            os.link(path, target / path.name)
+        except OSError:  # another file system, or links not allowed
+            shutil.copy2(path, target / path.name)
+    return target
 
 
 # --------------------------------------------------------------------------- alignment and labels
