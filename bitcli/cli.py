@@ -116,10 +116,12 @@ def _silence_stdout() -> None:
 from bitcli.commands.data import data_cli  # noqa: E402
 from bitcli.commands.export import export_cli  # noqa: E402
 from bitcli.commands.simplify import simplify_cli  # noqa: E402
+from bitcli.commands.quantize import quantize_cli  # noqa: E402
 from bitcli.commands.atc import atc_cli  # noqa: E402
 from bitcli.commands.infer import infer_cli  # noqa: E402
 from bitcli.commands.evaluate import eval_cli  # noqa: E402
 from bitcli.commands.bench import bench_cli  # noqa: E402
+from bitcli.commands.compare import compare_cli  # noqa: E402
 from bitcli.commands.run_all import all_cli  # noqa: E402
 from bitcli.commands.profile import init_cli, profile_app, show_cli  # noqa: E402
 from bitcli.commands.doctor import doctor_cli  # noqa: E402
@@ -127,10 +129,12 @@ from bitcli.commands.doctor import doctor_cli  # noqa: E402
 app.command("data")(boundary(data_cli))
 app.command("export")(boundary(export_cli))
 app.command("simplify")(boundary(simplify_cli))
+app.command("quantize")(boundary(quantize_cli))
 app.command("atc")(boundary(atc_cli))
 app.command("infer")(boundary(infer_cli))
 app.command("eval")(boundary(eval_cli))
 app.command("bench")(boundary(bench_cli))
+app.command("compare")(boundary(compare_cli))
 app.command("all")(boundary(all_cli))
 profile_app.command("init")(boundary(init_cli))
 profile_app.command("show")(boundary(show_cli))

@@ -87,6 +87,12 @@ def _choice(*options: str) -> Callable[[Any], str]:
     return check
 
 
+def _fraction(v: Any) -> float:
+    if isinstance(v, bool) or not isinstance(v, (int, float)) or not 0 <= v <= 1:
+        raise ValueError
+    return float(v)
+
+
 def _int_list(v: Any) -> tuple[int, ...]:
     if not isinstance(v, (list, tuple)) or not v:
         raise ValueError
@@ -126,6 +132,15 @@ SCHEMA: dict[str, tuple[str, Callable[[Any], Any], bool]] = {
     "batch_sizes": (f"list of distinct positive ints up to {MAX_BATCH}", _bs_list, False),
     "bench.loop": ("positive int", _pos_int, False),
     "bench.warmup": ("int >= 0", _nonneg_int, False),
+    "quantize.engine": ("onnxruntime|nncf", _choice("onnxruntime", "nncf"), False),
+    "quantize.method": ("minmax|entropy|percentile", _choice("minmax", "entropy", "percentile"), False),
+    "quantize.calib": ("positive int", _pos_int, False),
+    "quantize.holdout": ("positive int", _pos_int, False),
+    "quantize.seed": ("int", _int, False),
+    "quantize.keep_ends": ("bool", _bool, False),
+    "quantize.reduce_range": ("auto|on|off", _choice("auto", "on", "off"), False),
+    "quantize.min_agreement": ("number 0..1", _fraction, False),
+    "quantize.max_top1_drop": ("number 0..1", _fraction, False),
 }
 
 # Environment variables cover machine facts (STYLE.md §3); flags beat them.

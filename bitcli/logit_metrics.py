@@ -138,3 +138,30 @@ def _distances(ref: Any, test: Any) -> dict[str, Any]:
         sqnr_db=math.inf if noise == 0 else (10 * math.log10(signal / noise) if signal > 0 else -math.inf),
         per_sample_cosine=cos,
     )  # fmt: skip
+
+
+def per_sample(ref: Any, test: Any) -> dict[str, Any]:
+    """The per-sample figures behind :func:`compare_logits` (numpy arrays of length N).
+
+    ``cosine`` (``nan`` for a row with a NaN/inf on either side), ``max_abs`` (over the row's values finite
+    on both sides; ``nan`` when none is), ``agree`` (bool: same top-1, never for a non-finite row),
+    ``ref_top1`` and ``test_top1`` (class indices).
+    """
+    import numpy as np
+
+    ref = np.asarray(ref, dtype=np.float64)
+    test = np.asarray(test, dtype=np.float64)
+    both = np.isfinite(ref).all(axis=1) & np.isfinite(test).all(axis=1)
+    cos = np.full(ref.shape[0], np.nan)
+    if both.any():
+        norms = np.linalg.norm(ref[both], axis=1) * np.linalg.norm(test[both], axis=1)
+        dots = np.sum(ref[both] * test[both], axis=1)
+        same = (ref[both] == test[both]).all(axis=1)
+        cos[both] = np.where(norms > 0, dots / np.where(norms > 0, norms, 1.0), np.where(same, 1.0, 0.0))
+    diff = np.abs(test - ref)
+    finite = np.isfinite(diff)
+    max_abs = np.where(finite.any(axis=1), np.max(np.where(finite, diff, -np.inf), axis=1), np.nan)
+    ref_top1 = np.argmax(np.nan_to_num(ref), axis=1)
+    test_top1 = np.argmax(np.nan_to_num(test), axis=1)
+    return {"cosine": cos, "max_abs": max_abs, "agree": (ref_top1 == test_top1) & both,
+            "ref_top1": ref_top1, "test_top1": test_top1}

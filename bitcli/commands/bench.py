@@ -31,7 +31,8 @@ def bench_cli(
     """
     from bitcli.backends.base import select_backend
     from bitcli.stages.bench import throughput_per_bs
-    from bitcli.stages.infer import options_from_settings, standard_model
+    from bitcli.quant.model import precision_model
+    from bitcli.stages.infer import options_from_settings
 
     check_backend_name(backend)
     cfg = settings(profile, workdir=workdir, batch_sizes=bs, backend=backend, bench__loop=loop, bench__warmup=warmup,
@@ -42,7 +43,7 @@ def bench_cli(
     where = model_dir or cfg.workdir
 
     def options_for(size: int):
-        return options_from_settings(cfg, size, standard_model(cls.name, where, size, weights=cfg["model.weights"]))
+        return options_from_settings(cfg, size, precision_model(cls.name, where, size, cfg["precision"], weights=cfg["model.weights"]))
 
     def log(row) -> None:
         shown = f"{row.throughput:,.2f} samples/s" if row.status == "ok" else f"failed: {row.reason}"

@@ -45,6 +45,7 @@ def infer_cli(
     from bitcli.artifacts import result_dir_path
     from bitcli.backends.base import select_backend
     from bitcli.errors import ConfigError, DataError
+    from bitcli.quant.model import precision_model
     from bitcli.stages import infer as stage
 
     if input_dir is not None and dataset_path is not None:
@@ -64,7 +65,7 @@ def infer_cli(
     root = output or names.result_root
     broken: list[str] = []
     for size in cfg.batch_sizes:
-        chosen = model or stage.standard_model(cls.name, cfg.workdir, size, weights=cfg["model.weights"])
+        chosen = model or precision_model(cls.name, cfg.workdir, size, cfg["precision"], weights=cfg["model.weights"])
         runner = cls(stage.options_from_settings(cfg, size, chosen))
         source = dataset_path or input_dir or names.dataset_bin
         ui.info(f"bs {size}: {source} → {result_dir_path(root, size)} (model {chosen})")

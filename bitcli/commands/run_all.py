@@ -21,6 +21,7 @@ def all_cli(
     demo: Annotated[bool, typer.Option("--demo", help="Offline demo: synthetic images, random weights, onnxruntime on CPU (workdir bit_demo unless given).")] = False,
     limit: Annotated[Optional[int], typer.Option("--limit", min=1, help="Use only the first N test images \\[profile: dataset.limit].", show_default=False)] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress display: only warnings, errors and the final table (for scripts).")] = False,
+    compare: Annotated[Optional[int], typer.Option("--compare", min=1, help="After the run, compare its backend/precision with fp32 onnxruntime on N samples (into report.json/md).", show_default=False)] = None,
     force: ForceOpt = False,
     as_json: JsonOpt = False,
     workdir: WorkdirOpt = None,
@@ -44,7 +45,8 @@ def all_cli(
     stage.plan_steps(from_step, steps_only, ascend=True)  # check step names before any work
     lock_workdir(cfg)
     with _Display(demo=demo, quiet=ui.state.quiet) as display:
-        result = stage.run_all(cfg, from_step=from_step, only=steps_only, force=force, demo=demo, events=display)
+        result = stage.run_all(cfg, from_step=from_step, only=steps_only, force=force, demo=demo, events=display,
+                               compare=compare)
     ui.info(result.backend_reason)
     paths = report.write_all_reports(result, cfg.artifacts)
     if as_json:

@@ -34,8 +34,8 @@ from bitcli.config import Settings
 from bitcli.errors import BitError, ConfigError, DataError
 from bitcli.report_rows import BsRow, collect_rows, file_digest, run_context
 
-STEPS = ("data", "export", "simplify", "atc", "infer", "eval", "bench")
-PER_BS = ("simplify", "atc", "infer", "eval", "bench")
+STEPS = ("data", "export", "simplify", "quantize", "atc", "infer", "eval", "bench")
+PER_BS = ("simplify", "quantize", "atc", "infer", "eval", "bench")
 DEMO_NOTICE = "demo: synthetic data, random weights — accuracy is meaningless; throughput is real"
 DEMO_IMAGES = 512
 
@@ -95,6 +95,7 @@ class AllResult:
     rows: list[BsRow] = field(default_factory=list)
     context: dict[str, Any] = field(default_factory=dict)
     chip: str | None = None     # SoC the .om files were built for (ascend only)
+    compare: dict[str, Any] | None = None   # --compare N: this run's backend/precision vs fp32 onnxruntime
 
     @property
     def failed(self) -> bool:
@@ -151,6 +152,7 @@ def run_all(
     force: bool = False,
     demo: bool = False,
     events: Events | None = None,
+    compare: int | None = None,
 ) -> AllResult:
     """Run the pipeline for every batch size of ``cfg`` and write the report files.
 
@@ -161,6 +163,7 @@ def run_all(
         force: redo every step even when up to date.
         demo: label every output as the offline demo.
         events: progress sink (the command's display); None is silent.
+        compare: compare this run's backend/precision with fp32 onnxruntime on this many samples.
 
     Returns:
         The :class:`AllResult`; its rows come from the artefacts on disk.
@@ -173,6 +176,8 @@ def run_all(
     events = events or _Silent()
     cls, why = select_backend(cfg["backend"], {"set_env": cfg["ascend.set_env"]})
     steps = plan_steps(from_step, only, ascend=cls.name == "ascend")
+    if cfg["precision"] != "int8":
+        steps = tuple(s for s in steps if s != "quantize")  # the int8 model only matters to precision int8
     result = AllResult(backend=cls.name, backend_reason=why, device=cls.name, demo=demo,
                        batch_sizes=cfg.batch_sizes)
     events.plan(steps, cfg.batch_sizes)
@@ -200,6 +205,8 @@ def run_all(
         socs = [(read_sidecar(names.om(bs)) or {}).get("soc_version") for bs in cfg.batch_sizes]
         result.chip = next((s for s in socs if s), None)
     result.context = run_context(cfg, result)
+    if compare:
+        result.compare = compare_with_fp32(cfg, cls, compare)
     return result
 
 
@@ -267,11 +274,33 @@ def _atc(cfg: Settings, bs: int, cls: Any, force: bool, tick: Tick, result: AllR
     return ("up to date" if row.status == "up to date" else "done"), f"{row.om} ({done.soc_version})"
 
 
+def _quantize(cfg: Settings, bs: int, cls: Any, force: bool, tick: Tick, result: AllResult) -> tuple[str, str]:
+    from bitcli.stages.quantize import int8_from_onnx, request_from_settings
+
+    names = cfg.artifacts
+    done = int8_from_onnx(names.sim_onnx(bs), names.int8_onnx(bs), names.dataset_bin,
+                          names.label_txt if names.label_txt.is_file() else None, request_from_settings(cfg, bs),
+                          image_size=cfg["model.image_size"], force=force)
+    guard = done.meta["guard"]
+    return done.status, f"{done.output} (agreement {guard['agreement']:.2%} on {guard['samples']} held-out images)"
+
+
+def compare_with_fp32(cfg: Settings, cls: Any, samples: int) -> dict[str, Any]:
+    """``bit all --compare N``: the run's backend and precision against fp32 onnxruntime on the first N samples
+    (first batch size); a failure is recorded, never raised (the run's own results stand)."""
+    from bitcli.stages.compare import fp32_reference_figures
+
+    try:
+        return fp32_reference_figures(cfg, cls, cfg.batch_sizes[0], samples)
+    except BitError as exc:
+        return {"status": "failed", "reason": exc.message, "hint": exc.hint}
+
+
 def _model_key(cfg: Settings, backend: str, bs: int) -> tuple[str, str]:
     """(model path, digest of what it was made from) for the backend's standard model."""
-    from bitcli.stages.infer import standard_model
+    from bitcli.quant.model import precision_model
 
-    model = standard_model(backend, cfg.workdir, bs, weights=cfg["model.weights"])
+    model = precision_model(backend, cfg.workdir, bs, cfg["precision"], weights=cfg["model.weights"])
     if model == "random":
         return model, f"random:seed={cfg['model.seed']}:{cfg['model.arch']}"
     meta = read_sidecar(Path(model))
@@ -343,6 +372,6 @@ def _bench(cfg: Settings, bs: int, cls: Any, force: bool, tick: Tick, result: Al
 
 
 STEP_FUNCTIONS: dict[str, Callable[..., tuple[str, str]]] = {
-    "data": _data, "export": _export, "simplify": _simplify, "atc": _atc,
+    "data": _data, "export": _export, "simplify": _simplify, "quantize": _quantize, "atc": _atc,
     "infer": _infer, "eval": _eval, "bench": _bench,
 }

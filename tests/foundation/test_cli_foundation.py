@@ -14,7 +14,7 @@ import yaml
 from bit_testlib import REPO, invoke
 
 HEAVY = ("torch", "onnx", "onnxruntime", "onnxsim")
-PIPELINE = ["data", "export", "simplify", "atc", "infer", "eval", "bench", "all"]
+PIPELINE = ["data", "export", "simplify", "quantize", "atc", "infer", "eval", "bench", "compare", "all"]
 
 
 def registered_commands() -> list[str]:

@@ -1,0 +1,167 @@
+"""bit quantize: the int8 file and its sidecar, the guard, the split, memory bounds, staleness."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from bit_testlib import invoke
+from tiny_onnx import SIZE, run, tiny_classifier, tiny_dataset
+
+BS = 4
+
+
+def _workdir(tmp_path: Path, count: int = 48, *, head_spread: float = 1.0) -> tuple[Path, Path]:
+    work = tmp_path / "work"
+    tiny_dataset(work, count)
+    tiny_classifier(work / f"bit_bs{BS}_sim.onnx", bs=BS, head_spread=head_spread)
+    (work / f"bit_bs{BS}_sim.onnx.json").write_text("{}\n")  # bit's own artefact (as bit simplify leaves it)
+    profile = tmp_path / "bit.yaml"
+    profile.write_text(f"workdir: {work}\nmodel:\n  image_size: {SIZE}\nbatch_sizes: [{BS}]\n")
+    return work, profile
+
+
+def test_split_is_seeded_disjoint_and_whole_batches():
+    from bitcli.quant.calib import split_indices
+
+    calib, hold = split_indices(100, 30, 50, seed=7, bs=8)
+    assert len(calib) == 24 and len(hold) == 50          # 30 rounded down to whole batches of 8
+    assert not set(calib) & set(hold)
+    assert (calib, hold) == split_indices(100, 30, 50, seed=7, bs=8)
+    assert calib != split_indices(100, 30, 50, seed=8, bs=8)[0]
+    assert len(split_indices(40, 32, 496, seed=0, bs=8)[1]) == 8   # the held-out slice takes what is left
+    from bitcli.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="leaving none"):
+        split_indices(32, 32, 10, seed=0, bs=8)
+    with pytest.raises(ConfigError, match="at least one batch"):
+        split_indices(5, 256, 10, seed=0, bs=8)
+
+
+def test_quantize_writes_model_and_sidecar(tmp_path, runner):
+    work, profile = _workdir(tmp_path)
+    res = invoke(runner, "quantize", "-p", str(profile), "--calib", "16", "--holdout", "24", "--json",
+                 "--min-agreement", "0.5", "--max-top1-drop", "1")
+    assert res.exit_code == 0, res.output
+    doc = json.loads(res.stdout)
+    out = work / f"bit_bs{BS}_int8.onnx"
+    meta = json.loads((work / f"bit_bs{BS}_int8.onnx.json").read_text())
+    assert out.is_file() and doc["status"] == "done" and meta["accepted_loss"] is False
+    assert meta["recipe"]["format"] == "QDQ" and meta["recipe"]["per_channel"] is True
+    assert meta["recipe"]["method"] == "minmax" and meta["calibration"]["count"] == 16
+    calib, hold = meta["calibration"]["indices"], meta["guard"]["indices"]
+    assert len(hold) == 24 and not set(calib) & set(hold)        # held-out never calibrates
+    from bitcli.quant.calib import split_indices
+
+    assert (calib, hold) == split_indices(48, 16, 24, seed=0, bs=BS)
+    assert isinstance(meta["cpu_flags"], list) and meta["reduce_range_reason"]
+    import onnx
+
+    ops = {n.op_type for n in onnx.load(str(out)).graph.node}
+    assert {"QuantizeLinear", "DequantizeLinear"} <= ops
+    # the int8 model computes nearly what fp32 does (by hand, on a held-out batch)
+    images = np.stack([np.fromfile(work / "dataset_bin" / f"{i}.bin", np.float32).reshape(3, SIZE, SIZE) for i in hold[:BS]])
+    a, b = run(work / f"bit_bs{BS}_sim.onnx", images).astype(np.float64), run(out, images).astype(np.float64)
+    cos = (a * b).sum(1) / np.linalg.norm(a, axis=1) / np.linalg.norm(b, axis=1)
+    assert cos.min() > 0.99 and not np.array_equal(a, b)
+    again = invoke(runner, "quantize", "-p", str(profile), "--calib", "16", "--holdout", "24", "--json",
+                   "--min-agreement", "0.5", "--max-top1-drop", "1")
+    assert json.loads(again.stdout)["status"] == "up to date"
+
+
+def test_guard_refuses_then_accept_loss_writes(tmp_path, runner):
+    work, profile = _workdir(tmp_path, 64, head_spread=0.002)   # nearly tied logits: int8 noise flips some
+    out = work / f"bit_bs{BS}_int8.onnx"
+    args = ["quantize", "-p", str(profile), "--calib", "16", "--holdout", "48", "--min-agreement", "1.0",
+            "--max-top1-drop", "0"]
+    refused = invoke(runner, *args)
+    assert refused.exit_code == 1
+    assert "int8 model refused (nothing written): top-1 agreement with fp32" in refused.output
+    assert "--accept-loss" in refused.output and "Traceback" not in refused.output
+    assert not out.exists() and not list(work.glob("*.part"))
+    accepted = invoke(runner, *args, "--accept-loss", "--json")
+    assert accepted.exit_code == 0, accepted.output
+    assert "ACCURACY LOSS ACCEPTED" in accepted.stderr
+    meta = json.loads((work / f"bit_bs{BS}_int8.onnx.json").read_text())
+    assert out.is_file() and meta["accepted_loss"] is True and meta["guard"]["passed"] is False
+    assert meta["guard"]["agreement"] < 1.0
+
+
+def test_judge_thresholds():
+    from bitcli.logit_metrics import compare_logits
+    from bitcli.quant.guard import judge
+
+    ref = np.eye(10)[[0, 1, 2, 3]] * 5.0
+    test = ref.copy()
+    test[3] = np.eye(10)[4] * 5.0                       # one of four disagrees, and it was right before
+    m = compare_logits(ref, test, np.array([0, 1, 2, 3]))
+    assert judge(m, min_agreement=0.75, max_top1_drop=0.25) == []
+    fails = judge(m, min_agreement=0.76, max_top1_drop=0.24)
+    assert len(fails) == 2 and "75.00% < min_agreement 76.00%" in fails[0] and "-25.00 pt" in fails[1]
+
+
+def test_reduce_range_follows_cpu_flags(tmp_path):
+    from bitcli.quant.cpuflags import choose_reduce_range, cpu_flags
+
+    info = tmp_path / "cpuinfo"
+    info.write_text("processor : 0\nflags : fpu sse avx2 fma avx512f avx512_vnni avx512_bf16\n")
+    flags = cpu_flags(info)
+    assert flags == ("avx2", "fma", "avx512f", "avx512_vnni", "avx512_bf16")
+    assert choose_reduce_range(flags)[0] is False
+    assert choose_reduce_range(("avx2", "fma"))[0] is True
+    assert choose_reduce_range(cpu_flags(tmp_path / "absent"))[0] is True
+
+
+def test_memory_plan_chunks_histogram_calibration(tmp_path):
+    from bitcli.quant.calib import COPIES, activation_bytes, plan_memory
+
+    model = tiny_classifier(tmp_path / "m.onnx", bs=BS)
+    # by hand: c1, r1, c2, r2 are 8x8x8 floats, pool 8, head 10, output 10 → 2076 floats per image
+    assert activation_bytes(model, BS) == (4 * 512 + 8 + 10 + 10) * 4
+    per_batch = 2076 * 4 * COPIES * BS
+    plan = plan_memory(model, "percentile", 32, BS, available=2 * 3 * per_batch)   # budget: 3 batches
+    assert plan.chunk_images == 2 * BS and plan.chunked                            # 2 divides 8 batches, 3 does not
+    assert "chunks of 8" in plan.describe()
+    assert plan_memory(model, "minmax", 32, BS, available=1).chunk_images == 32     # minmax keeps min/max only
+    from bitcli.errors import DataError
+
+    with pytest.raises(DataError, match="budget"):
+        plan_memory(model, "entropy", 32, BS, available=per_batch)
+
+
+def test_percentile_in_chunks_writes_a_model(tmp_path):
+    from bitcli.quant.ort_engine import quantize
+
+    model = tiny_classifier(tmp_path / "m.onnx", bs=BS)
+    calib = np.random.default_rng(0).normal(0, 1, (16, 3, SIZE, SIZE)).astype(np.float32)
+    recipe = quantize(model, calib, tmp_path / "q.onnx", method="percentile", exclude=("head",),
+                      options={"reduce_range": True, "chunk_images": 8})
+    assert recipe["chunk_batches"] == 2 and recipe["reduce_range"] is True and recipe["exclude"] == ["head"]
+    import onnx
+
+    q = onnx.load(str(tmp_path / "q.onnx"))
+    head = next(n for n in q.graph.node if n.name == "head")
+    producers = {o: n.op_type for n in q.graph.node for o in n.output}
+    assert producers.get(head.input[1]) is None   # the kept head reads its fp32 weight initializer directly
+
+
+def test_int8_model_missing_or_stale(tmp_path):
+    from bitcli.errors import ConfigError
+    from bitcli.quant.model import int8_model
+
+    work, _ = _workdir(tmp_path, 8)
+    with pytest.raises(ConfigError) as exc:
+        int8_model(work, BS)
+    assert "does not exist" in exc.value.message and f"bit quantize --bs {BS}" in exc.value.hint
+    from bitcli.artifacts import sha256_file, write_sidecar
+
+    model = work / f"bit_bs{BS}_int8.onnx"
+    model.write_bytes(b"x")
+    write_sidecar(model, {"fp32_sha256": sha256_file(work / f"bit_bs{BS}_sim.onnx")})
+    assert int8_model(work, BS) == model
+    tiny_classifier(work / f"bit_bs{BS}_sim.onnx", bs=BS, seed=9)    # the fp32 model changed
+    with pytest.raises(ConfigError, match="stale"):
+        int8_model(work, BS)
