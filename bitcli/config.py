@@ -20,7 +20,7 @@ import yaml
 from bitcli.artifacts import Artifacts
 from bitcli.errors import ConfigError
 
-BACKENDS = ("auto", "ascend", "onnxruntime", "torch")
+BACKENDS = ("auto", "ascend", "onnxruntime", "openvino", "torch")
 PRECISIONS = ("fp32", "int8", "bf16")
 PROFILE_NAME = "bit.yaml"
 

@@ -45,3 +45,17 @@ def _isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path):
 def runner() -> CliRunner:
     """A typer CliRunner (stderr kept separate from stdout)."""
     return CliRunner()
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "openvino_auto: `backend: auto` may pick openvino (the full host order)")
+
+
+@pytest.fixture(autouse=True)
+def _auto_order_without_openvino(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch):
+    """Tests written before the openvino backend mean by `auto` "ascend, else onnxruntime": keep
+    that order for them whether or not openvino is installed; tests of the full order are marked
+    ``openvino_auto`` (tests/backends/test_openvino_backend.py)."""
+    if request.node.get_closest_marker("openvino_auto") is None:
+        monkeypatch.setattr("bitcli.backends.base.AUTO_ORDER", ("ascend", "onnxruntime"))
+    yield

@@ -24,9 +24,14 @@ from bitcli.errors import BackendUnavailable, BitError, ConfigError
 REGISTRY: dict[str, str] = {
     "ascend": "bitcli.backends.ais:AisBackend",
     "onnxruntime": "bitcli.backends.onnxrt:OnnxRuntimeBackend",
+    "openvino": "bitcli.backends.openvino:OpenVinoBackend",
     "torch": "bitcli.backends.torch:TorchBackend",
 }
-AUTO_ORDER = ("ascend", "onnxruntime")
+# ``auto``: the fastest correct path for the host. OpenVINO (when installed) beats onnxruntime
+# on x86 at every precision (cpu-precision.md). On aarch64 (Kunpeng Ascend hosts) auto keeps
+# onnxruntime: OpenVINO's Arm build has not passed our accuracy check there; pick it by name.
+AUTO_ORDER = ("ascend", "openvino", "onnxruntime")
+AUTO_SKIP_ON = {"openvino": ("aarch64", "arm64")}
 
 
 @dataclass
@@ -40,6 +45,7 @@ class BackendOptions:
     arch: str = "BiT-M-R50x1"
     seed: int = 0
     provider: str = "auto"                 # onnxruntime
+    precision: str = "fp32"                # fp32 | int8 | bf16 (profile `precision`; CPU backends)
     threads: int | None = None             # onnxruntime / torch
     devices: tuple[int, ...] = (0,)        # ascend
     env: dict[str, str] | None = None      # ascend: environment with CANN sourced
@@ -148,7 +154,7 @@ def select_backend(name: str, context: Mapping[str, Any] | None = None) -> tuple
             raise BackendUnavailable(f"backend '{name}' is not usable here: {reason}", hint=_fallback_hint(name))
         return cls, f"backend: {name} (requested)"
     skipped: list[str] = []
-    for candidate in AUTO_ORDER:
+    for candidate in auto_order():
         cls = backend_class(candidate)
         try:
             reason = cls.available(context)
@@ -159,6 +165,14 @@ def select_backend(name: str, context: Mapping[str, Any] | None = None) -> tuple
             return cls, f"backend: {candidate} (auto{': ' + why if why else ''})"
         skipped.append(f"{candidate} unavailable — {reason}")
     raise BackendUnavailable("no backend is usable: " + "; ".join(skipped), hint="pip install onnxruntime")
+
+
+def auto_order(machine: str | None = None) -> tuple[str, ...]:
+    """The backends ``auto`` tries on this host, in order (see :data:`AUTO_ORDER`)."""
+    import platform
+
+    machine = (machine or platform.machine()).lower()
+    return tuple(name for name in AUTO_ORDER if machine not in AUTO_SKIP_ON.get(name, ()))
 
 
 def _fallback_hint(name: str) -> str:

@@ -24,6 +24,11 @@ PACKAGES = {
     "onnxruntime": ("export check; infer/eval/bench --backend onnxruntime", "pip install onnxruntime"),
 }
 ASCEND_AFFECTS = "atc; infer/bench --backend ascend"
+# Optional extras: absent is a fact ("info"), not a fault; their fix names the extra.
+OPTIONAL = {
+    "openvino": ("backend openvino (fastest CPU path: bf16, int8)", "pip install 'bitcli[openvino]' (x86_64)"),
+    "nncf": ("int8 quantization with NNCF (bit quantize --engine nncf)", "pip install 'bitcli[openvino]' (x86_64)"),
+}
 
 
 @dataclass
@@ -51,7 +56,7 @@ def check_host(*, backend: str, set_env: str, workdir: Path, devices: tuple[int,
     """Probe Python packages, CANN, atc, npu-smi, ais_bench and disk space.
 
     Args:
-        backend: the configured backend (auto | ascend | onnxruntime | torch).
+        backend: the configured backend (auto | ascend | onnxruntime | openvino | torch).
         set_env: CANN's set_env.sh (``ascend.set_env``).
         workdir: where artefacts go (free space is checked there).
         devices: ``ascend.devices``, compared with what npu-smi lists.
@@ -61,6 +66,7 @@ def check_host(*, backend: str, set_env: str, workdir: Path, devices: tuple[int,
     """
     checks = [DoctorCheck("python", "ok", f"{sys.version.split()[0]} ({sys.executable})")]
     checks += [_package(name) for name in PACKAGES]
+    checks += [_cpu(), *(_optional(name) for name in OPTIONAL)]
     checks += _guarded("CANN set_env.sh", lambda: _cann(set_env))
     checks += _guarded("npu-smi", lambda: _npu(set_env, devices))
     checks += _guarded("ais_bench", lambda: [_ais(set_env)])
@@ -95,6 +101,27 @@ def _package(name: str) -> DoctorCheck:
         except Exception as exc:  # a broken wheel: say so instead of crashing doctor
             return DoctorCheck(name, "missing", f"{version}, import fails: {exc}", affects, fix)
     return DoctorCheck(name, "ok", version)
+
+
+def _cpu() -> DoctorCheck:
+    """The CPU features that decide the CPU backends' precisions (bitcli.cpu)."""
+    from bitcli.cpu import detect
+
+    info = detect()
+    found = f"{info.model} ({info.arch}): {info.feature_line()} → precisions {', '.join(info.precisions())}"
+    if info.why_not("bf16"):
+        return DoctorCheck("CPU", "info", found, "precision bf16", "bf16 needs AVX512-BF16 or AMX (x86); use fp32 or int8")
+    return DoctorCheck("CPU", "ok", found)
+
+
+def _optional(name: str) -> DoctorCheck:
+    affects, fix = OPTIONAL[name]
+    if util.find_spec(name) is None:
+        return DoctorCheck(name, "info", "not installed (optional)", affects, fix)
+    try:
+        return DoctorCheck(name, "ok", metadata.version(name))
+    except metadata.PackageNotFoundError:
+        return DoctorCheck(name, "ok", "installed")
 
 
 def _cann(set_env: str) -> list[DoctorCheck]:
