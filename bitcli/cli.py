@@ -138,8 +138,21 @@ def _take_global_options(kwargs: dict[str, Any], added: set[str]) -> None:
     ui.state.json_printed = False
 
 
-def boundary(command: Callable[..., Any]) -> Callable[..., Any]:
-    """Wrap a command: global options, exit codes, errors as one line (and JSON under --json)."""
+def boundary(command: Callable[..., Any], name: str | None = None) -> Callable[..., Any]:
+    """Wrap a command: global options, exit codes, errors as one line (and JSON under --json).
+
+    Args:
+        command: the command function (``data_cli``).
+        name: the command as typed (``"profile init"``); default: the function's name without ``_cli``.
+            Its error lines are passed through :func:`bitcli.hints.adapt`, so a hint names only
+            flags this command takes.
+    """
+    from bitcli import hints
+
+    name = name or command.__name__.removesuffix("_cli")
+
+    def fail(message: str, hint: str | None, code: int) -> None:
+        ui.fail(hints.adapt(message, name) or message, hints.adapt(hint, name), code)
 
     @functools.wraps(command)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
@@ -155,7 +168,7 @@ def boundary(command: Callable[..., Any]) -> Callable[..., Any]:
         except _TYPER_EXITS:
             raise
         except BitError as exc:
-            ui.fail(exc.message, exc.hint, exc.exit_code)
+            fail(exc.message, exc.hint, exc.exit_code)
             raise typer.Exit(exc.exit_code) from None
         except BrokenPipeError:  # `bit eval --json | head`: the reader is gone, nothing to report
             _silence_stdout()
@@ -163,19 +176,19 @@ def boundary(command: Callable[..., Any]) -> Callable[..., Any]:
         except KeyboardInterrupt as exc:
             code = EXIT_TERMINATED if isinstance(exc, Terminated) else EXIT_INTERRUPTED
             signame = "SIGTERM" if isinstance(exc, Terminated) else "Ctrl-C"
-            ui.fail(f"interrupted ({signame}); no half-written file was published",
+            fail(f"interrupted ({signame}); no half-written file was published",
                     "run the same command again: bit data and bit infer continue from the files they finished", code)
             raise typer.Exit(code) from None
         except OSError as exc:  # a fault of the file system that no stage turned into a BitError
             from bitcli.errors import os_error
 
             known = os_error(exc)
-            ui.fail(known.message, known.hint, known.exit_code)
+            fail(known.message, known.hint, known.exit_code)
             raise typer.Exit(known.exit_code) from None
         except Exception as exc:  # a bug: say so, and how to see it
             if ui.state.debug or os.environ.get("BIT_DEBUG", "") not in ("", "0"):
                 raise
-            ui.fail(f"internal error: {type(exc).__name__}: {exc}",
+            fail(f"internal error: {type(exc).__name__}: {exc}",
                     "rerun the same command with --debug (or BIT_DEBUG=1) for the traceback", EXIT_FAILED)
             raise typer.Exit(EXIT_FAILED) from None
         finally:
@@ -186,6 +199,7 @@ def boundary(command: Callable[..., Any]) -> Callable[..., Any]:
             forget_created_workdirs(remove_if_empty=not ok)
 
     added = _with_global_options(command, wrapper)
+    hints.register(name, wrapper)
     return wrapper
 
 
@@ -228,8 +242,8 @@ app.command("infer")(boundary(infer_cli))
 app.command("eval")(boundary(eval_cli))
 app.command("bench")(boundary(bench_cli))
 app.command("all")(boundary(all_cli))
-profile_app.command("init")(boundary(init_cli))
-profile_app.command("show")(boundary(show_cli))
+profile_app.command("init")(boundary(init_cli, "profile init"))
+profile_app.command("show")(boundary(show_cli, "profile show"))
 app.add_typer(profile_app, name="profile")
 app.command("doctor")(boundary(doctor_cli))
 
