@@ -107,7 +107,7 @@ def test_bad_inputs(runner, tmp_path, weights):
         (["export", "--weights", "random", "--arch", "BiT-M-R50x2"], ["unknown arch", "did you mean"], 2),
         (["export", "--weights", "random", "--opset", "99"], ["opset 99 out of range"], 2),
         (["export", "--weights", "random", "--output", blocker / "bit.onnx", *SIZE], ["is a file, not a folder"], 2),
-        (["export", "--weights", weights["pickle"], "--num-classes", "5"], ["10-class head", "--num-classes is 5"], 2),
+        (["export", "--weights", weights["pickle"], "--num-classes", "5"], ["10-class head", "--num-classes is 5"]),
         (["simplify", "--model", bogus, "--bs", "1"], ["not an ONNX model"]),
         (["simplify", "--model", tmp_path / "none.onnx", "--bs", "1"], ["ONNX model not found"]),
     ]
