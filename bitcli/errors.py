@@ -1,15 +1,36 @@
-"""Errors the command line turns into one red line and exit code 1.
+"""Errors the command line turns into one red line and a fixed exit code.
 
-Library code raises these; only :func:`bitcli.cli.main`'s boundary prints
-them. Anything else that escapes is a bug and shows a traceback with
-``--debug`` / ``BIT_DEBUG=1``.
+Library code raises these; only the CLI boundary (:func:`bitcli.cli.boundary`)
+prints them, and it takes the exit code from the error's class
+(``exit_code``), so no command picks its own. Anything else that escapes is a
+bug and shows a traceback with ``--debug`` / ``BIT_DEBUG=1``.
+
+Exit codes (the README's table is this one):
+
+- 0 ``EXIT_OK``: done, or already up to date.
+- 1 ``EXIT_FAILED``: the run failed (a tool, a file, a batch size's row, an
+  unusable backend). The usual :class:`BitError`.
+- 2 ``EXIT_USAGE``: a bad, missing or conflicting flag value, or a bad
+  profile / ``BIT_*`` value: :class:`ConfigError` and :class:`UsageError`, and
+  typer's own parse errors. Nothing ran. Decision: a path that does not exist
+  is a failed run (1), not a usage error: it is usually an earlier step's
+  output that is missing, and the fix is to run that step.
+- 130 ``EXIT_INTERRUPTED``: Ctrl-C (143 for SIGTERM, the shell's 128 + 15).
 """
 
 from __future__ import annotations
 
+EXIT_OK = 0
+EXIT_FAILED = 1
+EXIT_USAGE = 2
+EXIT_INTERRUPTED = 130
+EXIT_TERMINATED = 143
+
 
 class BitError(Exception):
-    """A problem the user can fix: ``message`` says what, ``hint`` says how."""
+    """A problem the user can fix: ``message`` says what, ``hint`` says how; ``exit_code`` for the CLI."""
+
+    exit_code = EXIT_FAILED
 
     def __init__(self, message: str, hint: str | None = None) -> None:
         super().__init__(message)
@@ -21,7 +42,13 @@ class BitError(Exception):
 
 
 class ConfigError(BitError):
-    """A profile, environment variable or flag has a bad value."""
+    """A profile, environment variable or flag has a bad, missing or conflicting value (exit 2)."""
+
+    exit_code = EXIT_USAGE
+
+
+class UsageError(ConfigError):
+    """A flag's value is bad, missing or conflicts with another flag; raised by the commands' checks (exit 2)."""
 
 
 class DataError(BitError):

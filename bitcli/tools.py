@@ -146,7 +146,7 @@ def tool_env(tool: str, set_env: str | os.PathLike[str] | None = None) -> tuple[
     raise ToolNotFound(
         f"'{tool}' is not on PATH and {where}",
         hint="on an Ascend host: source /usr/local/Ascend/ascend-toolkit/set_env.sh or set ascend.set_env "
-        "(env BIT_SET_ENV); elsewhere use --backend onnxruntime",
+        "(env BIT_SET_ENV); elsewhere run on the CPU instead (`bit all --backend onnxruntime`)",
     )
 
 

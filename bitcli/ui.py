@@ -1,8 +1,8 @@
 """Console output: messages on stderr, results (tables, JSON) on stdout.
 
 Keeping messages on stderr lets ``bit eval --json > acc.json`` stay clean.
-The flags of the root command (``--debug``, ``--verbose``, ``--quiet``) land
-in :data:`state`.
+The global flags (``--debug``, ``--verbose``, ``--quiet``, given before or
+after the command) and the command's ``--json`` land in :data:`state`.
 """
 
 from __future__ import annotations
@@ -20,6 +20,8 @@ class UiState:
     debug: bool = False
     verbose: bool = False
     quiet: bool = False
+    json: bool = False  # the command was given --json: errors also go to stdout as JSON
+    json_printed: bool = False  # its result document is out already: stdout keeps that one object
 
 
 state = UiState()
@@ -51,6 +53,22 @@ def error(message: str, hint: str | None = None) -> None:
     if hint:
         text += f" [dim]— {escape(hint)}[/dim]"
     err.print(text, soft_wrap=True)
+
+
+def error_json(message: str, hint: str | None, exit_code: int) -> None:
+    """An error under ``--json``: one JSON object ``{"error", "hint", "exit_code"}`` on stdout."""
+    import json
+    import sys
+
+    sys.stdout.write(json.dumps({"error": message, "hint": hint, "exit_code": exit_code}, indent=2) + "\n")
+    sys.stdout.flush()
+
+
+def fail(message: str, hint: str | None, exit_code: int) -> None:
+    """Report an error the way every command does: the red line on stderr, and JSON on stdout under --json."""
+    error(message, hint)
+    if state.json and not state.json_printed:
+        error_json(message, hint, exit_code)
 
 
 @contextmanager

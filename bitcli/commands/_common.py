@@ -47,10 +47,82 @@ BsOpt = Annotated[
 
 
 def lock_workdir(cfg: Settings, *, create: bool = True) -> None:
-    """One bit per workdir: stop at once with "another bit (pid N) is using WORKDIR" (held until the command ends)."""
+    """One bit per workdir: stop at once with "another bit (pid N) is using WORKDIR" (held until the command ends).
+
+    A workdir this call creates is remembered: when the command then fails and the folder holds
+    nothing but bit's lock, the CLI boundary removes it again (:func:`forget_created_workdirs`).
+    A folder that existed before is never removed.
+    """
     from bitcli.resources import hold_workdir
 
+    folder = Path(cfg.workdir).resolve()
+    top = next((p for p in reversed([folder, *folder.parents]) if not p.exists()), None) if create else None
     hold_workdir(cfg.workdir, create=create)
+    if top is not None and folder.is_dir():
+        _CREATED.append((folder, top))
+
+
+_CREATED: list[tuple[Path, Path]] = []  # (workdir, topmost folder this command created for it)
+_LOCK_FILES = (".bit.lock", ".bit.lock.pid")
+
+
+def forget_created_workdirs(*, remove_if_empty: bool) -> list[Path]:
+    """End of a command: forget the workdirs it created, removing those left empty when it failed.
+
+    Args:
+        remove_if_empty: the command failed; remove each created folder (and the parents created
+            with it) that holds nothing but bit's lock files.
+
+    Returns:
+        The folders removed.
+    """
+    removed: list[Path] = []
+    while _CREATED:
+        folder, top = _CREATED.pop()
+        if not remove_if_empty or not folder.is_dir():
+            continue
+        try:
+            if any(p.name not in _LOCK_FILES for p in folder.iterdir()):
+                continue
+            for name in _LOCK_FILES:
+                (folder / name).unlink(missing_ok=True)
+            for path in [folder, *folder.parents]:
+                path.rmdir()  # only empty folders go; stops at the first that is not
+                removed.append(path)
+                if path == top:
+                    break
+        except OSError:
+            pass
+    return removed
+
+
+def overall_status(rows: list[dict[str, Any]]) -> str:
+    """One word for a command's rows, in the shared vocabulary: done | up to date | failed | skipped: <reason>."""
+    words = [str(r.get("status", "done")) for r in rows]
+    if any(w == "failed" or w.startswith("failed") for w in words):
+        return "failed"
+    if words and all(w == "up to date" for w in words):
+        return "up to date"
+    if words and all(w.startswith("skipped") for w in words):
+        return words[0]
+    return "done"
+
+
+def emit_json(results: list[dict[str, Any]], *, status: str | None = None, **fields: Any) -> None:
+    """Print a command's ``--json`` document, the same shape on every command.
+
+    ``{"status": ..., "results": [...], **fields}``: ``results`` holds one entry per row (each with
+    ``bs`` where a row is a batch size), ``status`` is the overall word (default: from the rows, see
+    :func:`overall_status`). An error is ``{"error", "hint", "exit_code"}`` instead (the CLI boundary).
+    """
+    import json
+    import sys
+
+    from bitcli import ui
+
+    ui.state.json_printed = True
+    doc = {"status": status or overall_status(results), "results": results, **fields}
+    sys.stdout.write(json.dumps(doc, indent=2, default=str) + "\n")
 
 
 def settings(profile: Optional[Path], **flags: Any) -> Settings:

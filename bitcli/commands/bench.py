@@ -8,7 +8,7 @@ from typing import Annotated, Optional
 import typer
 
 from bitcli import report, ui
-from bitcli.commands._common import BsOpt, JsonOpt, ProfileOpt, WorkdirOpt, lock_workdir, settings
+from bitcli.commands._common import BsOpt, JsonOpt, ProfileOpt, WorkdirOpt, emit_json, lock_workdir, settings
 from bitcli.commands.infer import BackendOpt, ProviderOpt, ThreadsOpt, check_backend_name
 
 
@@ -52,7 +52,8 @@ def bench_cli(
     result = throughput_per_bs(cls, options_for, cfg.batch_sizes, warmup=cfg["bench.warmup"], loop=cfg["bench.loop"],
                                json_path=cfg.artifacts.bench_json, on_row=log)
     if as_json:
-        report.print_json(result.to_json())
+        doc = result.to_json()
+        emit_json(doc.pop("results"), **doc)
     else:
         report.render_bench(result)
         ui.info(f"saved {result.json_path}")

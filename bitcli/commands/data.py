@@ -25,15 +25,15 @@ def data_cli(
     profile: ProfileOpt = None,
 ) -> None:
     """Turn the CIFAR-10 test set into float32 3×128×128 .bin files (bit-exact to the seed) and a label file."""
-    from bitcli.errors import ConfigError, DataError
+    from bitcli.errors import UsageError
     from bitcli.datasets import cifar
     from bitcli.stages import data as stage
 
     for name, value in (("--limit", limit), ("--synthetic", synthetic)):
         if value is not None and value <= 0:
-            raise DataError(f"{name} must be a positive number of images, got {value}", hint=f"e.g. {name} 100")
+            raise UsageError(f"{name} must be a positive number of images, got {value}", hint=f"e.g. {name} 100")
     if synthetic is not None and download:
-        raise ConfigError("--synthetic and --download both given", hint="--synthetic makes its own data; drop one of them")
+        raise UsageError("--synthetic and --download both given", hint="--synthetic makes its own data; drop one of them")
     cfg = settings(profile, workdir=workdir, dataset__path=dataset_path, dataset__limit=limit,
                    dataset__download=True if download else None, dataset__synthetic=synthetic)
     lock_workdir(cfg)
@@ -60,7 +60,12 @@ def data_cli(
     with ui.progress("data", unit="img") as tick:
         result = stage.bins_from_cifar(source, save, labels, image_size=cfg["model.image_size"],
                                        limit=cfg["dataset.limit"], force=force, progress=tick)
-    report.render_data(result, as_json=as_json)
+    if as_json:
+        from bitcli.commands._common import emit_json
+
+        emit_json([report.data_summary(result)], status="up to date" if result.skipped else "done")
+    else:
+        report.render_data(result)
 
 
 def _verify(save: Path, labels: Path) -> None:
@@ -69,7 +74,12 @@ def _verify(save: Path, labels: Path) -> None:
     from bitcli.stages.data_files import verify_folder
 
     found = verify_folder(save, labels)
-    if found.ok:
+    if found.ok and ui.state.json:
+        from bitcli.commands._common import emit_json
+
+        emit_json([{"checked": found.checked, "save_path": str(save), "label_path": str(labels),
+                    "labels_ok": found.labels_ok}], status="done")
+    elif found.ok:
         extra = "" if found.labels_ok is None else f" and {labels}"
         ui.info(f"verified {found.checked} files in {save}{extra}: all match what bit data wrote")
         return

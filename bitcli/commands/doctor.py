@@ -7,7 +7,7 @@ from typing import Annotated, Optional
 import typer
 
 from bitcli import report
-from bitcli.commands._common import JsonOpt, ProfileOpt, WorkdirOpt, settings
+from bitcli.commands._common import JsonOpt, ProfileOpt, WorkdirOpt, emit_json, settings
 
 
 def doctor_cli(
@@ -22,8 +22,9 @@ def doctor_cli(
     cfg = settings(profile, workdir=workdir, backend=backend)
     result = check_host(backend=cfg["backend"], set_env=cfg["ascend.set_env"], workdir=cfg.workdir,
                         devices=tuple(cfg["ascend.devices"]))
-    if as_json:
-        report.print_json(report.doctor_summary(result))
+    if as_json:  # results: one row per check; "checks" stays as their old name for scripts that read it
+        doc = report.doctor_summary(result)
+        emit_json(doc["checks"], status="done" if result.backend_ok else "failed", **doc)
     else:
         report.render_doctor(result)
     if not result.backend_ok:

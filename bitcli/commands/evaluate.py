@@ -8,7 +8,7 @@ from typing import Annotated, Optional
 import typer
 
 from bitcli import report, ui
-from bitcli.commands._common import BsOpt, JsonOpt, ProfileOpt, WorkdirOpt, lock_workdir, settings
+from bitcli.commands._common import BsOpt, JsonOpt, ProfileOpt, WorkdirOpt, emit_json, lock_workdir, settings
 
 
 def eval_cli(
@@ -61,9 +61,11 @@ def eval_cli(
                     "scored with --allow-nonfinite, NaN counted as never predicted")
         if result.extra.get("not_saved"):
             ui.warn(result.extra["not_saved"])
-    if as_json:
-        docs = [r.to_json() for r in results]
-        report.print_json(docs[0] if len(docs) == 1 else {str(r.output_dir): d for r, d in zip(results, docs)})
+    if as_json:  # one row per folder; a single folder's fields also at the top, as before
+        by_dir = {names.result_dir(b).resolve(): b for b in cfg.batch_sizes}
+        docs = [{"bs": by_dir.get(Path(r.output_dir).resolve()), "status": "done", "output_dir": str(r.output_dir),
+                 **r.to_json()} for r in results]
+        emit_json(docs, **({k: v for k, v in docs[0].items() if k != "status"} if len(docs) == 1 else {}))
         return
     for result in results:
         report.render_accuracy(result)

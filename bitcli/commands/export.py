@@ -60,6 +60,8 @@ def export_cli(
         image_size=s["model.image_size"], seed=s["model.seed"], force=force, dataset_path=dataset if dataset.exists() else None,
     )  # fmt: skip
     if as_json:
-        report.print_json(report.export_summary(result))
+        from bitcli.commands._common import emit_json
+
+        emit_json([report.export_summary(result)], status="up to date" if result.skipped else "done")
     else:
         report.render_export(result)

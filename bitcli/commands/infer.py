@@ -8,7 +8,7 @@ from typing import Annotated, Optional
 import typer
 
 from bitcli import report, ui
-from bitcli.commands._common import BsOpt, ProfileOpt, WorkdirOpt, lock_workdir, settings
+from bitcli.commands._common import BsOpt, JsonOpt, ProfileOpt, WorkdirOpt, emit_json, lock_workdir, settings
 
 BackendOpt = Annotated[
     Optional[str],
@@ -35,6 +35,7 @@ def infer_cli(
     provider: ProviderOpt = None,
     threads: ThreadsOpt = None,
     force: Annotated[bool, typer.Option("--force", help="Replace a result folder that already holds outputs.")] = False,
+    as_json: JsonOpt = False,
     workdir: WorkdirOpt = None,
     profile: ProfileOpt = None,
 ) -> None:
@@ -64,6 +65,7 @@ def infer_cli(
     names = cfg.artifacts
     root = output or names.result_root
     broken: list[str] = []
+    rows: list[dict] = []
     for size in cfg.batch_sizes:
         chosen = model or precision_model(cls.name, cfg.workdir, size, cfg["precision"], weights=cfg["model.weights"])
         runner = cls(stage.options_from_settings(cfg, size, chosen))
@@ -74,12 +76,14 @@ def infer_cli(
                 result = stage.outputs_from_dataset(runner, dataset_path, root, limit=limit, force=force, progress=tick)
             else:
                 result = stage.outputs_from_bins(runner, source, root, limit=limit, force=force, progress=tick)
-        report.render_infer(result)
+        rows.append(_json_row(result)) if as_json else report.render_infer(result)
         if result.resumed:
             ui.info(f"bs {size}: {result.resumed} outputs came from the interrupted run, {result.samples - result.resumed} computed now")
         if result.nonfinite:
             broken.append(f"bs {size}: {len(result.nonfinite)} of {result.samples} outputs hold NaN/inf "
                           f"(first: {', '.join(result.nonfinite[:3])})")
+    if as_json:
+        emit_json(rows)
     if broken:
         raise DataError("non-finite model outputs: " + "; ".join(broken),
                         hint="the model or its inputs are damaged: re-export the checkpoint (`bit export --force`) "
@@ -92,3 +96,13 @@ def check_backend_name(name: Optional[str]) -> None:
 
     if name is not None and name != "auto" and name not in REGISTRY:
         backend_class(name)  # raises ConfigError: unknown backend 'x'; did you mean ...
+
+
+def _json_row(result) -> dict:
+    """One batch size of ``bit infer --json`` (what the table shows); failed when an output holds NaN/inf."""
+    return {"bs": result.bs, "status": "failed" if result.nonfinite else "done", "backend": result.backend,
+            "device": result.device, "model": str(result.model), "samples": result.samples, "runs": result.runs,
+            "padded": result.padded, "mean_compute_ms": result.mean_compute_ms, "throughput": result.throughput,
+            "images_per_s": result.images_per_s if result.wall_s else None, "wall_s": result.wall_s,
+            "resumed": result.resumed, "nonfinite": len(result.nonfinite), "result_dir": str(result.result_dir),
+            "summary": str(result.summary_path)}

@@ -9,7 +9,7 @@ import typer
 
 from bitcli import report, ui
 from bitcli.artifacts import atomic_write_text
-from bitcli.commands._common import JsonOpt, ProfileOpt, settings
+from bitcli.commands._common import JsonOpt, ProfileOpt, emit_json, settings
 from bitcli.config import PROFILE_NAME, default_profile_text
 from bitcli.errors import ConfigError
 
@@ -19,6 +19,7 @@ profile_app = typer.Typer(help="Write the commented default profile, or show the
 def init_cli(
     path: Annotated[Optional[Path], typer.Argument(help=f"Where to write it (default ./{PROFILE_NAME}).")] = None,
     force: Annotated[bool, typer.Option("--force", help="Overwrite an existing file.")] = False,
+    as_json: JsonOpt = False,
 ) -> None:
     """Write the packaged default profile, every key commented with its type and meaning."""
     target = path or Path(PROFILE_NAME)
@@ -31,7 +32,12 @@ def init_cli(
     try:
         atomic_write_text(target, default_profile_text())
     except OSError as exc:
-        raise ConfigError(f"cannot write {target}: {exc.strerror}", hint="choose a writable path") from None
+        from bitcli.errors import os_error
+
+        raise os_error(exc, target) from None  # the file system refused: a failed run (1), not usage
+    if as_json:
+        emit_json([{"path": str(target)}], status="done")
+        return
     ui.info(f"wrote {target}; edit it, then run commands with -p {target} (or keep it as ./{PROFILE_NAME})")
 
 
@@ -39,7 +45,9 @@ def show_cli(profile: ProfileOpt = None, as_json: JsonOpt = False) -> None:
     """Print every effective setting and where it came from (default, profile, env, flag)."""
     resolved = settings(profile)
     if as_json:
-        report.print_json({"profile": str(resolved.profile) if resolved.profile else None,
-                           "values": resolved.nested(), "sources": dict(resolved.sources)})
+        rows = [{"key": key, "value": list(value) if isinstance(value, tuple) else value,
+                 "source": resolved.sources[key]} for key, value in resolved.values.items()]
+        emit_json(rows, status="done", profile=str(resolved.profile) if resolved.profile else None,
+                  values=resolved.nested(), sources=dict(resolved.sources))
     else:
         report.render_settings(resolved)

@@ -8,7 +8,7 @@ from typing import Annotated, Any, Optional
 import typer
 
 from bitcli import report, ui
-from bitcli.commands._common import BsOpt, ForceOpt, JsonOpt, ProfileOpt, WorkdirOpt, lock_workdir, settings
+from bitcli.commands._common import BsOpt, ForceOpt, JsonOpt, ProfileOpt, WorkdirOpt, emit_json, lock_workdir, settings
 
 
 def all_cli(
@@ -48,13 +48,43 @@ def all_cli(
         result = stage.run_all(cfg, from_step=from_step, only=steps_only, force=force, demo=demo, events=display,
                                compare=compare)
     ui.info(result.backend_reason)
+    skipped = _skipped_atc(result, from_step, steps_only)
+    if skipped:
+        ui.info(f"atc: {skipped}")
+    if not result.steps:  # nothing ran (e.g. --only atc off Ascend): the report on disk stays as it was
+        if as_json:
+            emit_json([], status=skipped or "skipped: no step to run", steps=[])
+        else:
+            ui.info(f"nothing ran; {cfg.artifacts.report_json} left as it was")
+        return
     paths = report.write_all_reports(result, cfg.artifacts)
     if as_json:
-        print(paths["json_text"], end="")
+        import json
+
+        doc = json.loads(paths["json_text"])
+        if skipped:
+            doc["steps"].append({"step": "atc", "bs": None, "status": skipped})
+        emit_json(doc.pop("results"), status=_overall(result), **doc)
     else:
         report.render_all(result, paths)
     if result.failed:
         raise typer.Exit(1)
+
+
+def _skipped_atc(result: Any, from_step: Optional[str], only: Optional[tuple[str, ...]]) -> Optional[str]:
+    """``skipped: <reason>`` when the steps asked for include atc but the backend uses no .om; else None."""
+    from bitcli.stages.run_all import plan_steps
+
+    if result.backend == "ascend" or "atc" not in plan_steps(from_step, only, ascend=True):
+        return None
+    return f"skipped: the {result.backend} backend uses no .om (atc builds them for --backend ascend)"
+
+
+def _overall(result: Any) -> str:
+    """The run's word: failed, up to date (every step was), or done."""
+    if result.failed:
+        return "failed"
+    return "up to date" if all(s.status == "up to date" for s in result.steps) else "done"
 
 
 class _Display:

@@ -34,7 +34,10 @@ def simplify_cli(
     result = simplified_onnx_per_bs(source, list(s.batch_sizes), output_dir or s.workdir,
                                     image_size=s["model.image_size"], force=force)  # fmt: skip
     if as_json:
-        report.print_json(report.simplify_summary(result))
+        from bitcli.commands._common import emit_json
+
+        doc = report.simplify_summary(result)
+        emit_json(doc.pop("rows"), status=None if result.ok else "failed", **doc)
     else:
         report.render_simplify(result)
     if not result.ok:

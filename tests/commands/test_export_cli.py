@@ -74,7 +74,9 @@ def test_export_modelzoo_pickle_as_json(runner, tmp_path, weights):
     out = tmp_path / "m.onnx"
     result = _run(runner, "export", "--weights", weights["pickle"], "--output", out, *SIZE, "--json")
     assert result.exit_code == 0, result.output
-    data = json.loads(result.stdout)
+    doc = json.loads(result.stdout)
+    assert doc["status"] == "done" and len(doc["results"]) == 1
+    data = doc["results"][0]
     assert data["format"] == "pickle" and data["num_classes"] == 10 and data["random"] is False
     assert data["max_abs_diff"] <= 1e-4 and data["top1_agree"] == 1.0 and out.is_file()
 
@@ -102,9 +104,9 @@ def test_bad_inputs(runner, tmp_path, weights):
     cases = [
         (["export", "--weights", tmp_path / "absent.pth"], ["weights file not found"]),
         (["export", "--weights", text], ["not a checkpoint"]),
-        (["export", "--weights", "random", "--arch", "BiT-M-R50x2"], ["unknown arch", "did you mean"]),
-        (["export", "--weights", "random", "--opset", "99"], ["opset 99 out of range"]),
-        (["export", "--weights", "random", "--output", blocker / "bit.onnx", *SIZE], ["is a file, not a folder"]),
+        (["export", "--weights", "random", "--arch", "BiT-M-R50x2"], ["unknown arch", "did you mean"], 2),
+        (["export", "--weights", "random", "--opset", "99"], ["opset 99 out of range"], 2),
+        (["export", "--weights", "random", "--output", blocker / "bit.onnx", *SIZE], ["is a file, not a folder"], 2),
         (["export", "--weights", weights["pickle"], "--num-classes", "5"], ["10-class head", "--num-classes is 5"]),
         (["simplify", "--model", bogus, "--bs", "1"], ["not an ONNX model"]),
         (["simplify", "--model", tmp_path / "none.onnx", "--bs", "1"], ["ONNX model not found"]),
@@ -113,8 +115,8 @@ def test_bad_inputs(runner, tmp_path, weights):
     previous.parent.mkdir()
     previous.write_bytes(b"earlier bit.onnx")
     previous.with_name("bit.onnx.json").write_text("{}\n")  # bit's own: a later export may replace it, an error not
-    for args, fragments in cases:
-        _assert_error(_run(runner, *args), *fragments)
+    for args, fragments, *code in cases:  # 2: a bad flag value (usage); 1: a failed run
+        _assert_error(_run(runner, *args), *fragments, code=code[0] if code else 1)
         assert previous.read_bytes() == b"earlier bit.onnx", args  # a failed export loses nothing on disk
 
 

@@ -71,7 +71,7 @@ def test_profile_init_writes_the_commented_defaults(runner, tmp_path):
     doc = yaml.safe_load(text)
     assert set(doc) >= {"workdir", "dataset", "model", "ascend", "backend", "batch_sizes", "bench"}
     again = invoke(runner, "profile", "init")
-    assert again.exit_code == 1 and "already exists" in again.stderr and "--force" in again.stderr
+    assert again.exit_code == 2 and "already exists" in again.stderr and "--force" in again.stderr
     assert (tmp_path / "bit.yaml").read_text() == text  # nothing damaged
 
 
@@ -97,10 +97,10 @@ def test_profile_show_reports_sources(runner, tmp_path, monkeypatch):
         ("model: {arch: [\n", "invalid YAML"),
     ],
 )
-def test_bad_profile_is_one_line_exit_1(runner, tmp_path, text, fragment):
+def test_bad_profile_is_one_line_exit_2(runner, tmp_path, text, fragment):
     (tmp_path / "bad.yaml").write_text(text)
     result = invoke(runner, "profile", "show", "-p", "bad.yaml")
-    assert result.exit_code == 1
+    assert result.exit_code == 2  # a bad configuration value is a usage error, like a bad flag
     assert fragment in result.stderr and "bad.yaml" in result.stderr
     assert "Traceback" not in result.output
     assert len(result.stderr.strip().splitlines()) == 1
