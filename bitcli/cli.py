@@ -121,6 +121,7 @@ from bitcli.commands.infer import infer_cli  # noqa: E402
 from bitcli.commands.evaluate import eval_cli  # noqa: E402
 from bitcli.commands.bench import bench_cli  # noqa: E402
 from bitcli.commands.run_all import all_cli  # noqa: E402
+from bitcli.commands.status import status_cli  # noqa: E402
 from bitcli.commands.profile import init_cli, profile_app, show_cli  # noqa: E402
 from bitcli.commands.doctor import doctor_cli  # noqa: E402
 
@@ -132,6 +133,7 @@ app.command("infer")(boundary(infer_cli))
 app.command("eval")(boundary(eval_cli))
 app.command("bench")(boundary(bench_cli))
 app.command("all")(boundary(all_cli))
+app.command("status")(boundary(status_cli))
 profile_app.command("init")(boundary(init_cli))
 profile_app.command("show")(boundary(show_cli))
 app.add_typer(profile_app, name="profile")

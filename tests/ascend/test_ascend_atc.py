@@ -148,7 +148,7 @@ def test_model_dir_and_json(runner, standins, tmp_path, tiny_profile):
                     "--bs", "2", "--json")
     assert result.exit_code == 0, result.output
     data = json.loads(result.stdout)
-    assert data["soc_version"] == "Ascend310P3" and data["rows"][0]["status"] == "built"
+    assert data["soc_version"] == "Ascend310P3" and data["rows"][0]["status"] == "done"
     assert (models / "bit_bs2.om").is_file()
 
 
