@@ -21,8 +21,9 @@ This module is the only place that builds artefact paths, so every stage and
 
 A sidecar is ``<artefact>.json`` next to the artefact: a flat JSON object
 saying what the artefact was made from (input hashes, settings, tool
-versions). A stage is up to date when its artefact exists and its sidecar
-equals what the stage would write now.
+versions) and its own content digest. A stage is up to date when its artefact
+exists, still has that digest, and its sidecar equals what the stage would
+write now: the one rule of :mod:`bitcli.provenance`.
 """
 
 from __future__ import annotations
@@ -196,24 +197,31 @@ def read_json_object(path: Path) -> dict[str, Any] | None:
 
 
 def write_sidecar(artifact: Path, meta: dict[str, Any]) -> Path:
-    """Write ``meta`` as the sidecar of ``artifact`` (atomically)."""
+    """Write ``meta`` as the sidecar of ``artifact`` (atomically), with the artefact's own digest.
+
+    Call it after the artefact is final: the sidecar records its content digest (``sha256``)
+    and ``made_at`` (:func:`bitcli.provenance.stamp`), so a later change to it is seen.
+    """
+    from bitcli.provenance import stamp
+
     path = sidecar_path(artifact)
-    atomic_write_text(path, json.dumps(meta, indent=2, sort_keys=True) + "\n")
+    atomic_write_text(path, json.dumps(stamp(artifact, meta), indent=2, sort_keys=True) + "\n")
     return path
 
 
 def is_current(artifact: Path, expected: dict[str, Any], keys: tuple[str, ...] | None = None) -> bool:
-    """True when ``artifact`` exists and its sidecar matches ``expected``.
+    """True when ``artifact`` exists, still has its recorded digest, and its sidecar matches ``expected``.
+
+    The one rule of :func:`bitcli.provenance.stale_reason` (which also says why not).
 
     Args:
         artifact: the artefact path.
         expected: the sidecar content the stage would write now.
         keys: compare only these keys (default: every key of ``expected``).
     """
-    meta = read_sidecar(artifact)
-    if meta is None:
-        return False
-    return all(meta.get(k) == expected.get(k) for k in (keys or tuple(expected)))
+    from bitcli.provenance import stale_reason
+
+    return stale_reason(artifact, expected, keys) is None
 
 
 # --------------------------------------------------------------------------- hashing / atomic writes
@@ -229,8 +237,10 @@ def file_hash(path: Path, algorithm: str = "sha256", chunk: int = 1 << 20) -> st
 
 
 def sha256_file(path: Path) -> str:
-    """Hex sha256 of a file's bytes."""
-    return file_hash(path, "sha256")
+    """Hex sha256 of a file's bytes (hashed once per process while unchanged: provenance.file_digest)."""
+    from bitcli.provenance import file_digest
+
+    return file_digest(path)
 
 
 @contextmanager

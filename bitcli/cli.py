@@ -233,6 +233,7 @@ from bitcli.commands.evaluate import eval_cli  # noqa: E402
 from bitcli.commands.bench import bench_cli  # noqa: E402
 from bitcli.commands.compare import compare_cli  # noqa: E402
 from bitcli.commands.run_all import all_cli  # noqa: E402
+from bitcli.commands.status import status_cli  # noqa: E402
 from bitcli.commands.profile import init_cli, profile_app, show_cli  # noqa: E402
 from bitcli.commands.doctor import doctor_cli  # noqa: E402
 
@@ -248,6 +249,7 @@ app.command("compare")(boundary(compare_cli))
 app.command("all")(boundary(all_cli))
 profile_app.command("init")(boundary(init_cli, "profile init"))
 profile_app.command("show")(boundary(show_cli, "profile show"))
+app.command("status")(boundary(status_cli))
 app.add_typer(profile_app, name="profile")
 app.command("doctor")(boundary(doctor_cli))
 

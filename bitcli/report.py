@@ -62,7 +62,8 @@ def data_summary(result: Any) -> dict[str, Any]:
     return {
         "count": result.count, "written": result.written, "bytes": result.bytes,
         "seconds": round(result.seconds, 3), "images_per_s": round(result.images_per_s, 1),
-        "skipped": result.skipped, "resumed": result.resumed, "synthetic": result.synthetic,
+        "status": result.status, "reason": result.reason, "skipped": result.skipped, "resumed": result.resumed,
+        "synthetic": result.synthetic,
         "save_path": str(result.save_path), "label_path": str(result.label_path),
         "manifest": str(result.manifest), "source": str(result.source),
     }
@@ -81,7 +82,8 @@ def render_data(result: Any, *, as_json: bool = False) -> None:
     else:
         kept = f", {result.resumed:,} kept from an interrupted run" if result.resumed else ""
         line = (f"wrote {result.written:,} of {result.count:,} {tag}images{kept}: {size} in {result.save_path},"
-                f" labels in {result.label_path}, {result.seconds:.1f} s ({result.images_per_s:,.0f} img/s)")
+                f" labels in {result.label_path}, {result.seconds:.1f} s ({result.images_per_s:,.0f} img/s)"
+                + _why(result.reason))
     ui.out.print(line, soft_wrap=True, markup=False)
 
 
@@ -143,11 +145,15 @@ def render_bench(result: Any) -> None:
 # --------------------------------------------------------------------------- export / simplify
 
 
+def _why(reason: Any) -> str:  # " — because <reason>" for a re-run; nothing for a first or up-to-date one
+    return f" — because {reason}" if reason and not str(reason).endswith(("does not exist", "exist yet")) else ""
+
+
 def export_summary(result: Any) -> dict[str, Any]:
     """JSON view of an ExportResult (everything ``render_export`` shows)."""
     meta = result.meta
     return {
-        "output": str(result.output), "skipped": result.skipped, "arch": meta.get("arch"),
+        "output": str(result.output), "status": result.status, "reason": result.reason, "arch": meta.get("arch"),
         "num_classes": meta.get("num_classes"), "weights": meta.get("weights_source", meta.get("weights_digest")),
         "format": meta.get("format"), "random": meta.get("random"), "weights_digest": meta.get("weights_digest"),
         "opset": meta.get("opset"), "image_size": meta.get("image_size"), "max_abs_diff": result.max_abs_diff,
@@ -160,7 +166,7 @@ def render_export(result: Any) -> None:
     """``bit export``: what was written, from what, and the torch-vs-ONNX check."""
     data = export_summary(result)
     label = "RANDOM weights" if data["random"] else f"{data['weights']} ({data['format']})"
-    title = f"Export — {'up to date, skipped' if data['skipped'] else 'exported and verified'}"
+    title = f"Export — {'up to date' if data['status'] == 'up to date' else 'done: exported and verified' + _why(data['reason'])}"
     table = make_table(title, ["item", "value"])
     diff = "—" if data["max_abs_diff"] is None else f"{data['max_abs_diff']:.3g}"
     agree = "—" if data["top1_agree"] is None else f"{data['top1_agree']:.0%}"
@@ -181,7 +187,7 @@ def simplify_summary(result: Any) -> dict[str, Any]:
     return {
         "model": str(result.model), "image_size": result.image_size, "ok": result.ok,
         "rows": [
-            {"bs": r.bs, "path": str(r.path), "status": r.status, "seconds": round(r.seconds, 3),
+            {"bs": r.bs, "path": str(r.path), "status": r.status, "reason": r.reason, "seconds": round(r.seconds, 3),
              "max_abs_diff": r.max_abs_diff, "ops_before": r.ops_before, "ops_after": r.ops_after, "error": r.error}
             for r in result.rows
         ],
@@ -194,7 +200,7 @@ def render_simplify(result: Any) -> None:
 
     table = make_table(f"Simplify — {result.model}", ["bs", "status", "output", "time s", "max |Δ|", "nodes before → after"])
     for r in result.rows:
-        status = f"[red]failed[/red]: {escape(r.error)}" if r.error else r.status
+        status = f"[red]failed[/red]: {escape(r.error)}" if r.error else r.status + escape(_why(r.reason))
         diff = "—" if r.max_abs_diff is None else f"{r.max_abs_diff:.3g}"
         nodes = f"{sum(r.ops_before.values())} → {sum(r.ops_after.values())}" if r.ops_after else "—"
         table.add_row(str(r.bs), status, _plain(str(r.path.name)), f"{r.seconds:.2f}", diff, nodes)
@@ -372,7 +378,7 @@ def atc_summary(result: Any) -> dict[str, Any]:
     """JSON view of an AtcResult (everything ``render_atc`` shows)."""
     return {
         "chip": result.chip, "soc_version": result.soc_version, "model_dir": str(result.model_dir),
-        "rows": [{"bs": r.bs, "om": str(r.om), "status": r.status, "seconds": round(r.seconds, 3),
+        "rows": [{"bs": r.bs, "om": str(r.om), "status": r.status, "reason": r.reason, "seconds": round(r.seconds, 3),
                   "command": r.command} for r in result.rows],
     }  # fmt: skip
 

@@ -22,6 +22,7 @@ def all_cli(
     limit: Annotated[Optional[int], typer.Option("--limit", min=1, help="Use only the first N test images \\[profile: dataset.limit].", show_default=False)] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress display: only warnings, errors and the final table (for scripts).")] = False,
     compare: Annotated[Optional[int], typer.Option("--compare", min=1, help="After the run, compare its backend/precision with fp32 onnxruntime on N samples (into report.json/md).", show_default=False)] = None,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Print the plan, each step with why it would run or 'up to date'; run and write nothing.")] = False,
     force: ForceOpt = False,
     as_json: JsonOpt = False,
     workdir: WorkdirOpt = None,
@@ -43,6 +44,8 @@ def all_cli(
         ui.warn(stage.DEMO_NOTICE)
     steps_only = tuple(s.strip() for s in only.split(",") if s.strip()) if only else None
     stage.plan_steps(from_step, steps_only, ascend=True)  # check step names before any work
+    if dry_run:  # no lock either: nothing is written, not even the workdir
+        return _print_plan(cfg, from_step, steps_only, force, as_json)
     lock_workdir(cfg)
     with _Display(demo=demo, quiet=ui.state.quiet) as display:
         result = stage.run_all(cfg, from_step=from_step, only=steps_only, force=force, demo=demo, events=display,
@@ -85,6 +88,26 @@ def _overall(result: Any) -> str:
     if result.failed:
         return "failed"
     return "up to date" if all(s.status == "up to date" for s in result.steps) else "done"
+def _print_plan(cfg: Any, from_step: Optional[str], only: Optional[tuple[str, ...]], force: bool, as_json: bool) -> None:
+    """`bit all --dry-run`: one row per step and batch size, "would run: <reason>" or "up to date"."""
+    from rich.markup import escape
+
+    from bitcli.stages.plan import dry_run
+
+    planned = dry_run(cfg, from_step=from_step, only=only, force=force)
+    if as_json:
+        report.print_json(planned.to_json())
+        return
+    ui.info(planned.backend_reason)
+    table = report.make_table(f"bit all --dry-run — {planned.workdir} ({planned.backend}); nothing was run",
+                              ["step", "bs", "plan"])
+    for step in planned.steps:
+        text = "up to date" if step.reason is None else f"would run: {step.reason}"
+        table.add_row(step.step, "" if step.bs is None else str(step.bs),
+                      f"[dim]{escape(text)}[/dim]" if step.reason is None else escape(text))
+    ui.out.print(table)
+    runs = sum(s.reason is not None for s in planned.steps)
+    ui.out.print(f"{runs} of {len(planned.steps)} steps would run", markup=False)
 
 
 class _Display:

@@ -256,13 +256,14 @@ def write_cifar_layout(dataset: CifarTest, dest: Path, *, note: str = "") -> Pat
         b"filenames": [f"synthetic_{i}.png".encode() for i in range(len(dataset))],
     }
     meta = {b"num_cases_per_batch": len(dataset), b"label_names": [s.encode() for s in dataset.class_names], b"num_vis": 3072}
-    atomic_write_text(folder / SYNTHETIC_MARKER, "Synthetic images written by `bit data --synthetic`; not CIFAR-10.\n")
-    atomic_write_bytes(folder / "batches.meta", pickle.dumps(meta, protocol=4))
-    batch = pickle.dumps(doc, protocol=4)
-    target = folder / "test_batch"
-    if not (target.is_file() and target.stat().st_size == len(batch) and target.read_bytes() == batch):
-        atomic_write_bytes(target, batch)  # unchanged bytes are left alone
-    return target
+    marker = "Synthetic images written by `bit data --synthetic`; not CIFAR-10.\n".encode()
+    files = ((SYNTHETIC_MARKER, marker), ("batches.meta", pickle.dumps(meta, protocol=4)),
+             ("test_batch", pickle.dumps(doc, protocol=4)))  # the marker first: never a real-looking half set
+    for name, data in files:
+        target = folder / name
+        if not (target.is_file() and target.stat().st_size == len(data) and target.read_bytes() == data):
+            atomic_write_bytes(target, data)  # unchanged bytes are left alone: a rerun changes nothing
+    return folder / "test_batch"
 
 
 # --------------------------------------------------------------------------- download

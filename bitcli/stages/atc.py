@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-from bitcli.artifacts import MODEL_STEM, Artifacts, is_current, sha256_file, sidecar_path, sim_onnx_path, write_sidecar
+from bitcli.artifacts import MODEL_STEM, Artifacts, check_replaceable, sha256_file, sidecar_path, sim_onnx_path, write_sidecar
 from bitcli.ascend.atc import INPUT_NAME, atc_argv, atc_failure, atc_succeeded
 from bitcli.ascend.npu_smi import resolve_chip, soc_version
 from bitcli.errors import ExportError
@@ -34,10 +34,11 @@ class AtcRow:
 
     bs: int
     om: Path
-    status: str            # built | up to date | dry run
+    status: str            # done | up to date | dry run
     seconds: float = 0.0
     command: str = ""
     log: Path | None = None
+    reason: str | None = None  # why it was (re)built; None when up to date
 
 
 @dataclass
@@ -105,18 +106,41 @@ def om_from_onnx(
             result.rows.append(row)
             continue
         meta = _om_meta(model_dir, bs, soc, precision_mode, image_size)
-        if not force and is_current(om, meta):
+        row.reason = "--force" if force else _stale(om, meta)
+        if row.reason is None:
             row.status = "up to date"
         else:
+            check_replaceable(om, "--model-dir")  # an .om bit did not write (no sidecar) is the user's
             log = Path(log_dir) / f"atc_bs{bs}.log" if log_dir else None
             row.seconds = _run_one([exe, *argv[1:]], om, env, log, set_env)
             write_sidecar(om, {**meta, "command": row.command, "om_sha256": sha256_file(om)})
-            row.status, row.log = "built", log
+            row.status, row.log = "done", log
         result.rows.append(row)
         if progress:
-            took = f" in {row.seconds:.1f} s" if row.status == "built" else ""
-            progress(f"bs {bs}: {om.name} {row.status}{took}")
+            took = f" built in {row.seconds:.1f} s" if row.status == "done" else ""
+            progress(f"bs {bs}: {om.name} {took.strip() if took else row.status}")
     return result
+
+
+def atc_stale_reasons(model_dir: Path, batch_sizes: tuple[int, ...], *, chip: str = "auto", set_env: str | None = None,
+                      precision_mode: str | None = None, image_size: int = 128) -> dict[int, str | None]:
+    """Why :func:`om_from_onnx` would (re)build each bs's .om now (None: up to date); runs no ATC, writes nothing."""
+    model_dir = Path(model_dir).resolve()
+    soc = soc_version(resolve_chip(chip, set_env))
+    reasons: dict[int, str | None] = {}
+    for bs in batch_sizes:
+        onnx = sim_onnx_path(model_dir, MODEL_STEM, bs)
+        reasons[bs] = (f"{onnx.name} does not exist yet" if not onnx.is_file()
+                       else _stale(Artifacts(model_dir).om(bs), _om_meta(model_dir, bs, soc, precision_mode, image_size)))
+    return reasons
+
+
+def _stale(om: Path, meta: dict) -> str | None:
+    """The one provenance rule (:func:`bitcli.provenance.stale_reason`) for an .om."""
+    from bitcli.provenance import stale_reason
+
+    keys = tuple(k for k in meta if k != "made_from")
+    return stale_reason(om, meta, keys, inputs={"onnx_sha256": f"{meta['onnx']} changed"})
 
 
 def _om_meta(model_dir: Path, bs: int, soc: str, precision_mode: str | None, image_size: int) -> dict:
@@ -126,6 +150,7 @@ def _om_meta(model_dir: Path, bs: int, soc: str, precision_mode: str | None, ima
         "batch_size": bs,
         "onnx": onnx.name,
         "onnx_sha256": sha256_file(onnx),
+        "made_from": {onnx.name: sha256_file(onnx)},
         "soc_version": soc,
         "precision_mode": precision_mode or "default (force_fp16)",
         "input_shape": f"{INPUT_NAME}:{bs},3,{image_size},{image_size}",

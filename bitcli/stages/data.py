@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -38,6 +37,7 @@ from bitcli.artifacts import DATA_MANIFEST, atomic_write_text, read_json_object,
 from bitcli.errors import DataError
 from bitcli.stages.data_files import (
     DIGESTS,
+    PARTIAL,
     SHOWN,
     check_label_replaceable,
     check_outputs,
@@ -45,6 +45,9 @@ from bitcli.stages.data_files import (
     crc32_bytes,
     crc32_file,
     extra_bins,
+    files_digest,
+    folder_stale_reason,
+    numbered_bins,
     read_digests,
     same_data,
     unchanged,
@@ -58,8 +61,6 @@ if TYPE_CHECKING:
 
 PREPROCESS_VERSION = "pil-bilinear>f32/255>(x-0.5)/0.5>chw-f32le/v1"
 MANIFEST = DATA_MANIFEST
-PARTIAL = ".manifest.partial.json"
-_BIN = re.compile(r"^(\d+)\.bin$")
 
 
 @dataclass(frozen=True)
@@ -78,6 +79,7 @@ class DataResult:
         manifest: the manifest path.
         source: the ``test_batch`` or tarball read.
         resumed: files kept from an interrupted run with the same inputs.
+        reason: why the folder was (re)written; None when up to date.
     """
 
     count: int
@@ -91,6 +93,12 @@ class DataResult:
     manifest: Path
     source: Path
     resumed: int = 0
+    reason: str | None = None
+
+    @property
+    def status(self) -> str:
+        """``up to date`` or ``done`` (the status words of every step)."""
+        return "up to date" if self.skipped else "done"
 
     @property
     def images_per_s(self) -> float:
@@ -153,16 +161,7 @@ def iter_preprocessed(
         yield indices, preprocess_batch(dataset.images[indices], size)
 
 
-# --------------------------------------------------------------------------- checks
-
-
 # --------------------------------------------------------------------------- conversion
-
-
-def _numbered_bins(folder: Path) -> dict[int, Path]:
-    if not folder.is_dir():
-        return {}
-    return {int(m.group(1)): p for p in folder.iterdir() if (m := _BIN.match(p.name))}
 
 
 def _write_bin(path: Path, tensor: np.ndarray) -> str:
@@ -241,17 +240,6 @@ def _expected_manifest(dataset: CifarTest, count: int, size: int) -> dict:
     }
 
 
-def _complete(save_path: Path, manifest: dict) -> bool:
-    """Every file present, of the right size, and untouched since written (size and time as recorded)."""
-    bins = _numbered_bins(save_path)
-    want = manifest["bytes_per_file"]
-    record = read_digests(save_path)
-    return len(bins) == manifest["count"] and all(
-        i in bins and bins[i].stat().st_size == want and unchanged(bins[i], record.get(f"{i}.bin"))
-        for i in range(manifest["count"])
-    )
-
-
 def _labels_text(dataset: CifarTest, count: int) -> str:
     return "".join(f"{int(label)}\n" for label in dataset.labels[:count])
 
@@ -269,7 +257,7 @@ def _prepare_folder(save_path: Path, expected: dict, count: int, force: bool) ->
     """Make ``save_path`` ready; return the indices already done by an interrupted identical run, and their CRCs."""
     check_record_files(save_path, (MANIFEST, PARTIAL, DIGESTS))
     own_count = _own_count(save_path)
-    bins = _numbered_bins(save_path)
+    bins = numbered_bins(save_path)
     if own_count is None and bins and not force:
         raise DataError(f"save path {save_path} already holds .bin files not written by bit data",
                         hint="choose a new folder (ais_bench reads every .bin in it), or pass --force to overwrite them")
@@ -337,15 +325,16 @@ def bins_from_cifar(
     expected = _expected_manifest(dataset, count, image_size)
     labels = _labels_text(dataset, count)
 
-    def result(written: int, skipped: bool, resumed: int = 0) -> DataResult:
-        return DataResult(count, written, count * expected["bytes_per_file"], time.perf_counter() - started, skipped,
-                          save_path, label_path, dataset.synthetic, save_path / MANIFEST, dataset.source, resumed)
-
     check_record_files(save_path, (MANIFEST, PARTIAL, DIGESTS))
     check_label_replaceable(label_path, labels, {"--dataset-path": dataset.source})
-    if not force and same_data(read_json_object(save_path / MANIFEST), expected) and _complete(save_path, expected):
-        if not (label_path.is_file() and label_path.read_text() == labels):
-            write_labels(label_path, labels)
+    reason = "--force" if force else folder_stale_reason(save_path, label_path, expected, labels)
+
+    def result(written: int, skipped: bool, resumed: int = 0) -> DataResult:
+        return DataResult(count, written, count * expected["bytes_per_file"], time.perf_counter() - started, skipped,
+                          save_path, label_path, dataset.synthetic, save_path / MANIFEST, dataset.source, resumed,
+                          None if skipped else reason)
+
+    if reason is None:
         return result(0, True)
 
     done, crcs = _prepare_folder(save_path, expected, count, force)
@@ -355,10 +344,22 @@ def bins_from_cifar(
     _write_labels(label_path, labels)
     write_digests(save_path, crcs)
     # where it came from and how big the source is: what reports show, not what decides "up to date"
-    record = {**expected, "source_path": str(Path(dataset_path).resolve()), "source_total": len(dataset)}
+    from bitcli.provenance import now_iso
+
+    record = {**expected, "source_path": str(Path(dataset_path).resolve()), "source_total": len(dataset),
+              "files_sha256": files_digest(save_path), "made_at": now_iso()}
     atomic_write_text(save_path / MANIFEST, json.dumps(record, indent=2, sort_keys=True) + "\n")
     (save_path / PARTIAL).unlink(missing_ok=True)
     return result(len(todo), False, len(done))
+
+
+def data_stale_reason(dataset_path: Path, save_path: Path, label_path: Path, *, image_size: int = 128,
+                      limit: int | None = None) -> str | None:
+    """Why :func:`bins_from_cifar` would write now (None: up to date); reads the set, writes nothing."""
+    dataset = read_cifar10_test(dataset_path)
+    count = len(dataset) if limit is None else min(limit, len(dataset))
+    return folder_stale_reason(Path(save_path), Path(label_path), _expected_manifest(dataset, count, image_size),
+                               _labels_text(dataset, count))
 
 
 def dataset_source(

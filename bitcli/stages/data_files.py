@@ -15,16 +15,19 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from bitcli.artifacts import atomic_write_text, read_json_object, sidecar_path
+from bitcli.artifacts import DATA_MANIFEST, atomic_write_text, read_json_object, sidecar_path
 from bitcli.errors import DataError
 
 DIGESTS = ".digests.json"
+PARTIAL = ".manifest.partial.json"
 SHOWN = 3
+_BIN = re.compile(r"^(\d+)\.bin$")
 
 
 def crc32_bytes(data: Any) -> str:
@@ -195,7 +198,7 @@ def verify_folder(save_path: Path, label_path: Path) -> VerifyResult:
 
 # --------------------------------------------------------------------------- the manifest's identity
 
-INFO_KEYS = ("source_path", "source_total")  # recorded for reports; not part of the data's identity
+INFO_KEYS = ("source_path", "source_total", "files_sha256", "made_at")  # recorded; not part of the data's identity
 
 
 def data_identity(manifest: dict[str, Any]) -> dict[str, Any]:
@@ -212,3 +215,62 @@ def data_digest(manifest: dict[str, Any]) -> str:
     """sha256 of the manifest's identity (canonical JSON): equal digests, equal data."""
     text = json.dumps(data_identity(manifest), sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(text.encode()).hexdigest()
+
+
+# --------------------------------------------------------------------------- is the folder current?
+
+
+def numbered_bins(folder: Path) -> dict[int, Path]:
+    """``{i: folder/i.bin}`` for every numbered ``.bin`` in ``folder`` ({} when it is absent)."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        return {}
+    return {int(m.group(1)): p for p in folder.iterdir() if (m := _BIN.match(p.name))}
+
+
+def files_digest(save_path: Path) -> str:
+    """The folder's own digest: sha256 of its file record (each ``{i}.bin``'s size, time and CRC-32)."""
+    text = json.dumps(read_digests(save_path), sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def complete(save_path: Path, manifest: dict) -> bool:
+    """Every file present, of the right size, and untouched since written (size and time as recorded)."""
+    bins = numbered_bins(save_path)
+    want = manifest["bytes_per_file"]
+    record = read_digests(save_path)
+    return len(bins) == manifest["count"] and all(
+        i in bins and bins[i].stat().st_size == want and unchanged(bins[i], record.get(f"{i}.bin"))
+        for i in range(manifest["count"])
+    )
+
+
+def folder_stale_reason(save_path: Path, label_path: Path, expected: dict[str, Any], labels: str) -> str | None:
+    """None when ``save_path`` and the label file hold what ``expected`` asks for, untouched; else why not.
+
+    The data folder's form of :func:`bitcli.provenance.stale_reason`: its manifest records the
+    source's digest and settings, its file record (``.digests.json``, whose digest the manifest
+    keeps) each file's size, time and CRC-32.
+    """
+    save_path, label_path = Path(save_path), Path(label_path)
+    name = save_path.name
+    manifest = read_json_object(save_path / DATA_MANIFEST)
+    if manifest is None:
+        if (save_path / PARTIAL).is_file():
+            return f"{name} is incomplete (an earlier bit data was interrupted)"
+        return f"{name} does not exist" if not save_path.is_dir() else f"{name} has no manifest (not made by bit data)"
+    if not same_data(manifest, expected):
+        recorded = data_identity(manifest)
+        key = next(k for k in sorted(set(recorded) | set(expected)) if recorded.get(k) != expected.get(k))
+        if key in ("source_sha256", "source_name", "synthetic"):
+            return f"{name} was made from other data ({manifest.get('source_path') or manifest.get('source_name')})"
+        return f"{name} was made with {key} {recorded.get(key)!r}, now {expected.get(key)!r}"
+    if manifest.get("files_sha256") not in (None, files_digest(save_path)):
+        return f"{name}/{DIGESTS} changed since it was written"
+    if not complete(save_path, manifest):
+        return f"{name}: files changed or missing since they were written"
+    if not label_path.is_file():
+        return f"{label_path.name} does not exist"
+    if label_path.read_text() != labels:
+        return f"{label_path.name} changed since it was written"
+    return None

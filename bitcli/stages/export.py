@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from bitcli.artifacts import atomic_path, is_current, read_sidecar, sha256_file, write_sidecar
+from bitcli.artifacts import atomic_path, read_sidecar, sha256_file, write_sidecar
 from bitcli.errors import ConfigError, ExportError, require
 
 DEFAULT_OPSET = 13  # what ATC on CANN 6.x parses reliably
@@ -46,6 +46,12 @@ class ExportResult:
     op_counts: dict[str, int] = field(default_factory=dict)
     samples: int = 0
     real_samples: int = 0
+    reason: str | None = None  # why it was (re)exported; None when up to date
+
+    @property
+    def status(self) -> str:
+        """``up to date`` or ``done`` (the status words of every step)."""
+        return "up to date" if self.skipped else "done"
 
 
 def onnx_from_checkpoint(
@@ -91,7 +97,8 @@ def onnx_from_checkpoint(
     _check_not_an_input(output, weights, dataset_path)  # names the input it would destroy, first
     _check_settings(opset, image_size, output)
     expected = _expected_meta(weights, arch, num_classes, opset, image_size, seed)
-    if not force and is_current(output, expected, keys=_CURRENT_KEYS):
+    reason = "--force" if force else _stale(output, expected, weights)
+    if reason is None:
         meta = read_sidecar(output) or expected
         return ExportResult(output, True, meta.get("max_abs_diff"), meta.get("top1_agree"),
                             time.perf_counter() - started, meta, list(meta.get("notes", [])))  # fmt: skip
@@ -106,7 +113,24 @@ def onnx_from_checkpoint(
             "weights_source": loaded.source, "notes": notes, **check}  # fmt: skip
     write_sidecar(output, meta)
     return ExportResult(output, False, check["max_abs_diff"], check["top1_agree"], time.perf_counter() - started,
-                        meta, notes, check["op_counts"], len(probes), 0 if real is None else len(real))  # fmt: skip
+                        meta, notes, check["op_counts"], len(probes), 0 if real is None else len(real), reason)  # fmt: skip
+
+
+def export_stale_reason(weights: str | Path, output: Path, *, arch: str, num_classes: int | None, opset: int = DEFAULT_OPSET,
+                        image_size: int = 128, seed: int = 0) -> str | None:
+    """Why :func:`onnx_from_checkpoint` would export now (None: ``output`` is up to date); writes nothing."""
+    from bitcli.model.resnetv2 import resolve_arch
+
+    expected = _expected_meta(weights, resolve_arch(arch), num_classes, opset, image_size, seed)
+    return _stale(Path(output), expected, weights)
+
+
+def _stale(output: Path, expected: dict[str, Any], weights: str | Path) -> str | None:
+    """The one provenance rule (:func:`bitcli.provenance.stale_reason`) for an export."""
+    from bitcli.provenance import stale_reason
+
+    changed = "the random weights' seed changed" if str(weights) == "random" else f"--weights {weights} changed"
+    return stale_reason(output, expected, _CURRENT_KEYS, inputs={"weights_digest": changed})
 
 
 def _write_verified(model: Any, output: Path, opset: int, image_size: int, probes: np.ndarray) -> dict[str, Any]:
@@ -181,6 +205,7 @@ def _expected_meta(weights, arch, num_classes, opset, image_size, seed) -> dict[
         digest = f"missing:{path}"  # load_checkpoint raises the real error
     return {
         "stage": "export", "sidecar_version": SIDECAR_VERSION, "arch": arch, "weights_digest": digest,
+        "made_from": {"random" if str(weights) == "random" else path.name: digest},
         "num_classes_arg": num_classes, "opset": opset, "image_size": image_size,
         "input": INPUT_NAME, "output": OUTPUT_NAME, "input_shape": ["N", 3, image_size, image_size],
         **_tool_versions(),

@@ -4,8 +4,10 @@ Steps, in order: data → export → simplify (each bs) → atc (each bs, Ascend
 only) → infer (each bs) → eval (each bs) → bench (each bs). Each step calls
 the same stage function as its single command; nothing is implemented twice.
 
-Skipping: data, export, simplify and atc skip themselves when their
-manifest/sidecar matches. infer, eval and bench results get a sidecar here
+Skipping: before each step :func:`bitcli.stages.plan.decide` says whether it
+is up to date (the same decision ``bit all --dry-run`` prints): a step whose
+artefact is current is not called; one that must run is called with the
+reason recorded on its row. infer, eval and bench results get a sidecar here
 (``result/result_bs8.json``, ``result/result_bs8_accuracy.json.json``,
 ``bench/bench_bs8.json``) recording the digest of what they were made from,
 so changing the weights re-runs export and everything after it, a new
@@ -69,16 +71,19 @@ class StepRecord:
 
     step: str
     bs: int | None
-    status: str                 # "done" | "up to date" | "failed" | "skipped"
+    status: str                 # "done" | "up to date" | "failed" | "skipped: <reason>"
     seconds: float = 0.0
     detail: str = ""
     hint: str | None = None     # a failed step's fix
+    reason: str | None = None   # why it ran (None: up to date)
 
     def to_json(self) -> dict[str, Any]:
         doc = {"step": self.step, "bs": self.bs, "status": self.status,
                "seconds": round(self.seconds, 3), "detail": self.detail}
         if self.hint:
             doc["hint"] = self.hint
+        if self.reason:
+            doc["reason"] = self.reason
         return doc
 
 
@@ -182,19 +187,20 @@ def run_all(
                        batch_sizes=cfg.batch_sizes)
     events.plan(steps, cfg.batch_sizes)
     failed: dict[int, tuple[str, str | None]] = {}  # bs → (reason, fix)
+    ran: set[tuple[str, int | None]] = set()  # steps done in this run: their dependents re-run too
     names = cfg.artifacts
     names.workdir.mkdir(parents=True, exist_ok=True)
     for step in steps:
         if step in PER_BS:
             for bs in cfg.batch_sizes:
                 if bs in failed:
-                    result.steps.append(StepRecord(step, bs, "skipped", detail=f"bs {bs} failed earlier"))
+                    result.steps.append(StepRecord(step, bs, f"skipped: bs {bs} failed earlier"))
                     continue
-                record, _ = _run_step(step, bs, cfg, cls, force, events, result)
+                record, _ = _run_step(step, bs, cfg, cls, force, events, result, ran)
                 if record.status == "failed":
                     failed[bs] = (f"{step}: {record.detail}", record.hint)
         else:
-            _, error = _run_step(step, None, cfg, cls, force, events, result)
+            _, error = _run_step(step, None, cfg, cls, force, events, result, ran)
             if error is not None:
                 raise error  # nothing after data/export can run without them
     result.rows = collect_rows(cfg, cls.name, failed)
@@ -211,16 +217,25 @@ def run_all(
 
 
 def _run_step(step: str, bs: int | None, cfg: Settings, cls: Any, force: bool, events: Events,
-              result: AllResult) -> tuple[StepRecord, BitError | None]:
+              result: AllResult, ran: set[tuple[str, int | None]]) -> tuple[StepRecord, BitError | None]:
+    """Run one step when :func:`bitcli.stages.plan.decide` says it must; record what happened."""
+    from bitcli.stages.plan import artifact_of, decide
+
     tick = events.start(step, bs)
     started = time.perf_counter()
-    error = None
+    error = reason = None
     try:
-        status, detail = STEP_FUNCTIONS[step](cfg, bs, cls, force, tick, result)
-        record = StepRecord(step, bs, status, time.perf_counter() - started, detail)
+        reason = decide(step, bs, cfg, cls.name, force=force, ran=ran)
+        if reason is None:
+            status, detail = "up to date", str(artifact_of(step, bs, cfg))
+        else:  # decided here: the stage redoes it (data keeps its own check: it resumes and guards foreign files)
+            status, detail = STEP_FUNCTIONS[step](cfg, bs, cls, force if step == "data" else True, tick, result)
+        record = StepRecord(step, bs, status, time.perf_counter() - started, detail, reason=reason)
     except BitError as exc:
         error = exc
-        record = StepRecord(step, bs, "failed", time.perf_counter() - started, exc.message, exc.hint)
+        record = StepRecord(step, bs, "failed", time.perf_counter() - started, exc.message, exc.hint, reason)
+    if record.status == "done":
+        ran.add((step, bs))
     result.steps.append(record)
     events.end(record)
     return record, error

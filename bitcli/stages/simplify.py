@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from bitcli.artifacts import atomic_path, is_current, read_sidecar, sha256_file, sim_onnx_path, write_sidecar
+from bitcli.artifacts import atomic_path, read_sidecar, sha256_file, sim_onnx_path, write_sidecar
 from bitcli.errors import ConfigError, ExportError, require
 
 VERIFY_ATOL = 1e-4
@@ -36,10 +36,12 @@ class SimplifyRow:
     ops_before: dict[str, int] = field(default_factory=dict)
     ops_after: dict[str, int] = field(default_factory=dict)
     error: str | None = None
+    reason: str | None = None  # why it was (re)made; None when up to date
 
     @property
     def status(self) -> str:
-        return "failed" if self.error else ("skipped" if self.skipped else "ok")
+        """``failed``, ``up to date`` or ``done`` (the status words of every step)."""
+        return "failed" if self.error else ("up to date" if self.skipped else "done")
 
 
 @dataclass
@@ -99,12 +101,36 @@ def simplified_onnx_per_bs(
     for bs in sizes:
         out = outs[bs]
         expected = _expected_meta(Path(model), digest, bs, size)
-        if not force and is_current(out, expected, keys=_CURRENT_KEYS):
+        reason = "--force" if force else _stale(out, Path(model), expected)
+        if reason is None:
             meta = read_sidecar(out) or {}
             rows.append(SimplifyRow(bs, out, True, 0.0, meta.get("max_abs_diff"), ops_before, meta.get("ops_after", {})))
             continue
-        rows.append(_simplify_one(onnx_model, Path(model), out, bs, input_name, size, expected, ops_before))
+        row = _simplify_one(onnx_model, Path(model), out, bs, input_name, size, expected, ops_before)
+        row.reason = reason
+        rows.append(row)
     return SimplifyResult(Path(model), size, rows)
+
+
+def simplify_stale_reasons(model: Path, batch_sizes: list[int] | tuple[int, ...], output_dir: Path, *,
+                           image_size: int = 128) -> dict[int, str | None]:
+    """Why :func:`simplified_onnx_per_bs` would (re)make each bs's model now (None: up to date); writes nothing."""
+    model = Path(model)
+    if not model.is_file():
+        return {bs: f"{model.name} does not exist yet" for bs in batch_sizes}
+    size = _input_spec(_load_onnx(model), image_size)[1]
+    digest = sha256_file(model)
+    return {bs: _stale(sim_onnx_path(output_dir, model.stem, bs), model, _expected_meta(model, digest, bs, size))
+            for bs in batch_sizes}
+
+
+def _stale(out: Path, source: Path, expected: dict[str, Any]) -> str | None:
+    """The one provenance rule (:func:`bitcli.provenance.stale_reason`) for a simplified model."""
+    from bitcli.provenance import stale_reason
+
+    exported = (read_sidecar(source) or {}).get("stage") == "export"
+    changed = f"{source.name} was re-exported" if exported else f"{source.name} changed"
+    return stale_reason(out, expected, _CURRENT_KEYS, inputs={"source_digest": changed})
 
 
 def op_counts(onnx_model: Any) -> dict[str, int]:
@@ -166,7 +192,7 @@ def _expected_meta(model: Path, digest: str, bs: int, size: int) -> dict[str, An
     onnx, onnxsim = require("onnx", purpose="simplify"), require("onnxsim", purpose="simplify")
     return {
         "stage": "simplify", "sidecar_version": SIDECAR_VERSION, "source": str(model), "source_digest": digest,
-        "bs": bs, "input_shape": [bs, 3, size, size], "onnx": onnx.__version__,
+        "made_from": {model.name: digest}, "bs": bs, "input_shape": [bs, 3, size, size], "onnx": onnx.__version__,
         "onnxsim": getattr(onnxsim, "__version__", "unknown"),
     }  # fmt: skip
 

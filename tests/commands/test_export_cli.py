@@ -65,9 +65,9 @@ def test_export_then_simplify_random(runner, tmp_path):
     assert "Op counts" in result.output and "total" in result.output
     assert (tmp_path / "bit_bs2_sim.onnx").is_file()
     again = _run(runner, "simplify", "-w", tmp_path, "--bs", "1,2")
-    assert again.exit_code == 0 and again.output.count("skipped") == 2
+    assert again.exit_code == 0 and again.output.count("up to date") == 2 and "skipped" not in again.output
     skipped = _run(runner, "export", "--weights", "random", "-w", tmp_path, *SIZE)
-    assert skipped.exit_code == 0 and "up to date, skipped" in skipped.output and "RANDOM" in skipped.output
+    assert skipped.exit_code == 0 and "Export — up to date" in skipped.output and "RANDOM" in skipped.output
 
 
 def test_export_modelzoo_pickle_as_json(runner, tmp_path, weights):

@@ -163,7 +163,7 @@ def test_a_failing_batch_size_keeps_the_others(runner, tmp_path, monkeypatch):
     rows = {r["bs"]: r for r in report["results"]}
     assert rows[1]["status"] == "ok" and rows[1]["throughput"] > 0
     assert rows[2]["status"] == "failed" and "simulated device failure" in rows[2]["reason"]
-    assert _statuses(report)[("bench", 2)] == "skipped"
+    assert _statuses(report)[("bench", 2)] == "skipped: bs 2 failed earlier"
     assert "simulated device failure for bs 2" in result.stdout  # the row says why
 
 

@@ -205,8 +205,10 @@ def test_rerun_skips_force_redoes_and_settings_change_rebuilds(synth_dir, tmp_pa
     again = bins_from_cifar(synth_dir, save, labels, image_size=32, limit=12)
     assert again.skipped and again.written == 0 and (save / "3.bin").stat().st_mtime_ns == stamp
     labels.write_text("damaged\n")
-    assert bins_from_cifar(synth_dir, save, labels, image_size=32, limit=12).skipped
-    assert len(labels.read_text().splitlines()) == 12  # labels restored even when the bins are current
+    restored = bins_from_cifar(synth_dir, save, labels, image_size=32, limit=12)  # not up to date: labels changed
+    assert (restored.skipped, restored.written, restored.resumed) == (False, 0, 12)  # the bins are kept
+    assert restored.reason == "label.txt changed since it was written" and restored.status == "done"
+    assert len(labels.read_text().splitlines()) == 12 and (save / "3.bin").stat().st_mtime_ns == stamp
     forced = bins_from_cifar(synth_dir, save, labels, image_size=32, limit=12, force=True)
     assert not forced.skipped and forced.written == 12
     smaller = bins_from_cifar(synth_dir, save, labels, image_size=32, limit=5)

@@ -31,7 +31,7 @@ def test_one_static_model_per_batch_size(simplified):
     assert simplified.ok and [r.bs for r in simplified.rows] == [1, 2]
     for row in simplified.rows:
         assert row.path.name == f"bit_bs{row.bs}_sim.onnx" and row.path.is_file()
-        assert row.status == "ok" and row.max_abs_diff <= 1e-4 and row.seconds > 0
+        assert row.status == "done" and row.max_abs_diff <= 1e-4 and row.seconds > 0
         model = onnx.load(str(row.path))
         dims = [d.dim_value for d in model.graph.input[0].type.tensor_type.shape.dim]
         assert dims == [row.bs, 3, SIZE, SIZE]
@@ -44,10 +44,10 @@ def test_one_static_model_per_batch_size(simplified):
 
 def test_current_outputs_are_skipped_and_force_redoes(dynamic_onnx, simplified):
     again = simplified_onnx_per_bs(dynamic_onnx, [2, 1], dynamic_onnx.parent / "sim")
-    assert [r.status for r in again.rows] == ["skipped", "skipped"]
+    assert [r.status for r in again.rows] == ["up to date", "up to date"]
     assert again.rows[0].ops_after == simplified.rows[1].ops_after
     forced = simplified_onnx_per_bs(dynamic_onnx, [1], dynamic_onnx.parent / "sim", force=True)
-    assert forced.rows[0].status == "ok"
+    assert forced.rows[0].status == "done" and forced.rows[0].reason == "--force"
 
 
 def test_failed_check_is_a_row_not_a_file(dynamic_onnx, tmp_path, monkeypatch):

@@ -1,0 +1,126 @@
+"""Issue 14 §1 across commands: one provenance rule, the same words on a rerun, `bit status`, `bit all --dry-run`.
+
+* Each of data, export and simplify run twice: "up to date", exit 0, every file's bytes and
+  mtime unchanged (atc: tests/ascend/test_ascend_provenance.py).
+* The standalone chain data → export → simplify, then `bit all`: those steps are "up to date".
+* A corrupted simplified model is not "up to date": `bit simplify` and `bit all` remake it.
+* A re-export makes every simplified model stale; `bit all` re-runs what depends on it.
+* `bit all --dry-run` writes nothing (not even the workdir) and names exactly the steps the run
+  that follows does.
+* `bit status` reads only, works on a missing workdir, and says why an artefact is stale.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+from bit_testlib import invoke
+
+PROFILE = ("model: {{image_size: 32, weights: random, seed: {seed}}}\ndataset: {{synthetic: 16}}\n"
+           "backend: onnxruntime\nbench: {{loop: 2, warmup: 1}}\n")
+SMALL = PROFILE.format(seed=0)
+ALL = ("all", "--bs", "1,2")
+
+
+def _snapshot(folder: Path) -> dict[str, tuple[bytes, int]]:
+    """Every file's bytes and mtime under ``folder``."""
+    return {p.relative_to(folder).as_posix(): (p.read_bytes(), p.stat().st_mtime_ns)
+            for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+@pytest.fixture(scope="module")
+def chain(tmp_path_factory):
+    """The standalone chain at 32 px: data (16 synthetic), export (random), simplify bs 1,2."""
+    from typer.testing import CliRunner
+
+    folder = tmp_path_factory.mktemp("chain")
+    (folder / "small.yaml").write_text(SMALL)
+    work, runner = folder / "work", CliRunner()
+    mp = pytest.MonkeyPatch()
+    mp.setenv("COLUMNS", "160")
+    try:
+        for args in (("data",), ("export",), ("simplify", "--bs", "1,2")):
+            result = invoke(runner, *args, "-w", str(work), "-p", str(folder / "small.yaml"))
+            assert result.exit_code == 0, result.output[-3000:]
+    finally:
+        mp.undo()
+    return folder / "small.yaml", work
+
+
+@pytest.fixture
+def work(chain, tmp_path) -> tuple[Path, Path]:
+    """A private copy of the chain's workdir (mtimes kept), so a test may change it."""
+    profile, original = chain
+    shutil.copytree(original, tmp_path / "work")
+    return profile, tmp_path / "work"
+
+
+def _steps(result) -> dict[tuple[str, int | None], dict]:
+    return {(s["step"], s["bs"]): s for s in json.loads(result.stdout)["steps"]}
+
+
+@pytest.mark.parametrize("args, words", [
+    (("data",), "up to date: 16 SYNTHETIC"),
+    (("export",), "Export — up to date"),
+    (("simplify", "--bs", "1,2"), "up to date"),
+])
+def test_each_step_run_again_is_up_to_date_and_changes_nothing(work, runner, args, words):
+    profile, work = work
+    before = _snapshot(work)
+    again = invoke(runner, *args, "-w", str(work), "-p", str(profile))
+    assert again.exit_code == 0, again.output[-2000:]
+    assert words in again.stdout and "skipped" not in again.stdout
+    assert _snapshot(work) == before  # bytes and mtimes
+
+
+def test_json_says_up_to_date_in_the_same_words(work, runner):
+    profile, work = work
+    simplify = invoke(runner, "simplify", "--bs", "1,2", "-w", str(work), "-p", str(profile), "--json")
+    assert [r["status"] for r in json.loads(simplify.stdout)["rows"]] == ["up to date", "up to date"]
+    export = invoke(runner, "export", "-w", str(work), "-p", str(profile), "--json")
+    assert json.loads(export.stdout)["status"] == "up to date"
+    data = invoke(runner, "data", "-w", str(work), "-p", str(profile), "--json")
+    assert json.loads(data.stdout)["status"] == "up to date"
+
+
+def test_the_standalone_chain_then_all_is_up_to_date_for_its_steps(work, runner):
+    profile, work = work
+    result = invoke(runner, *ALL, "--only", "data,export,simplify", "-w", str(work), "-p", str(profile), "--json")
+    steps = _steps(result)
+    assert {k: s["status"] for k, s in steps.items()} == {
+        ("data", None): "up to date", ("export", None): "up to date", ("simplify", 1): "up to date",
+        ("simplify", 2): "up to date"}
+    assert result.exit_code == 1  # only because infer/eval/bench have not run: the rows are incomplete
+    assert "steps not run yet" in json.dumps(json.loads(result.stdout)["results"])
+
+
+def test_a_corrupted_simplified_model_is_remade_by_simplify(work, runner):
+    profile, work = work
+    (work / "bit_bs2_sim.onnx").write_bytes(b"garbage, same name")
+    result = invoke(runner, "simplify", "--bs", "1,2", "-w", str(work), "-p", str(profile), "--json")
+    assert result.exit_code == 0, result.output[-2000:]
+    rows = {r["bs"]: r for r in json.loads(result.stdout)["rows"]}
+    assert rows[1]["status"] == "up to date"
+    assert rows[2]["status"] == "done" and rows[2]["reason"] == "bit_bs2_sim.onnx changed since it was written"
+    import onnx
+
+    onnx.checker.check_model(str(work / "bit_bs2_sim.onnx"))  # a real model again
+
+
+def test_a_reexport_makes_the_simplified_models_stale(work, runner):
+    profile, work = work
+    seven = work.parent / "seed7.yaml"
+    seven.write_text(PROFILE.format(seed=7))
+    export = invoke(runner, "export", "-w", str(work), "-p", str(seven), "--json")
+    assert json.loads(export.stdout)["status"] == "done"
+    assert json.loads(export.stdout)["reason"] == "the random weights' seed changed after bit.onnx was made"
+    status = invoke(runner, "status", "-w", str(work), "--json")
+    stale = {r["path"]: r["reason"] for r in json.loads(status.stdout)["results"] if r["state"] == "stale"}
+    assert stale == {f"bit_bs{bs}_sim.onnx": f"bit.onnx was re-exported after bit_bs{bs}_sim.onnx was made"
+                     for bs in (1, 2)}
+    result = invoke(runner, "simplify", "--bs", "1", "-w", str(work), "-p", str(seven), "--json")
+    row = json.loads(result.stdout)["rows"][0]
+    assert row["status"] == "done" and row["reason"] == "bit.onnx was re-exported after bit_bs1_sim.onnx was made"
