@@ -134,7 +134,7 @@ def int8_from_onnx(fp32_onnx: Path, out: Path, input_dir: Path, label_path: Path
         if not report.passed and not req.accept_loss:
             raise GuardFailed(f"int8 model refused (nothing written): " + "; ".join(report.failures)
                               + f" on {report.samples} held-out images",
-                              hint="try --method percentile, --keep-ends or --exclude NODE (see `bit compare --per-node`); "
+                              hint=f"try `bit quantize --bs {req.bs} --method percentile`, `bit quantize --bs {req.bs} --keep-ends` or `bit quantize --bs {req.bs} --exclude NODE` (see `bit compare --per-node`); "
                               "or pass --accept-loss to write it anyway")
         meta = {"fp32_model": str(fp32_onnx), "fp32_sha256": fp32_sha, "bs": req.bs, "request": req.key(),
                 "recipe": recipe, "cpu_flags": list(flags), "reduce_range_reason": reason,

@@ -179,7 +179,7 @@ def test_simplify_one_writes_a_verified_model_and_its_sidecar(tmp_path):
     source = _onnx(_torch_model(), tmp_path / "bit.onnx", decoy=False)
     out = tmp_path / "bit_bs2_sim.onnx"
     row = simplify_stage._simplify_one(onnx.load(str(source)), source, out, 2, "image", 8, _expected(2), {"Conv": 1})
-    assert row.error is None and row.status == "ok" and out.is_file()
+    assert row.error is None and row.status == "done" and out.is_file()
     assert row.max_abs_diff < 1e-6 and row.ops_before == {"Conv": 1} and sum(row.ops_after.values()) >= 1
     dims = [d.dim_value for d in onnx.load(str(out)).graph.input[0].type.tensor_type.shape.dim]
     assert dims == [2, 3, 8, 8]
