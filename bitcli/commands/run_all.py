@@ -20,6 +20,7 @@ def all_cli(
     only: Annotated[Optional[str], typer.Option("--only", help="Run only these steps, comma-separated (e.g. infer,eval).", show_default=False)] = None,
     demo: Annotated[bool, typer.Option("--demo", help="Offline demo: synthetic images, random weights, onnxruntime on CPU (workdir bit_demo unless given).")] = False,
     limit: Annotated[Optional[int], typer.Option("--limit", min=1, help="Use only the first N test images \\[profile: dataset.limit].", show_default=False)] = None,
+    om_dir: Annotated[Optional[Path], typer.Option("--om-dir", help="Folder of existing bit_bs{N}.om files (ascend): used as they are, never rebuilt or overwritten; recorded as adopted.", show_default=False)] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress display: only warnings, errors and the final table (for scripts).")] = False,
     force: ForceOpt = False,
     as_json: JsonOpt = False,
@@ -44,8 +45,11 @@ def all_cli(
     stage.plan_steps(from_step, steps_only, ascend=True)  # check step names before any work
     lock_workdir(cfg)
     with _Display(demo=demo, quiet=ui.state.quiet) as display:
-        result = stage.run_all(cfg, from_step=from_step, only=steps_only, force=force, demo=demo, events=display)
+        result = stage.run_all(cfg, from_step=from_step, only=steps_only, force=force, demo=demo, events=display,
+                               om_dir=om_dir)
     ui.info(result.backend_reason)
+    for note in result.notes:
+        ui.info(note)
     paths = report.write_all_reports(result, cfg.artifacts)
     if as_json:
         print(paths["json_text"], end="")

@@ -128,7 +128,7 @@ def test_rows_and_json_keep_every_field(tmp_path):
     assert rows == result.rows and rows[0].model == "m2.onnx" and rows[0].bs == 2
     assert result.device == "fake device 0" and result.json_path == path
     text = path.read_text()
-    assert text.startswith('{\n  "backend": "fake",\n  "device": "fake device 0",\n  "loop": 2,\n  "warmup": 0,')
+    assert text.startswith('{\n  "backend": "fake",\n  "precision": "fp32",\n  "device": "fake device 0",\n  "loop": 2,\n  "warmup": 0,')
     assert text.endswith("}\n")
     crashed = throughput_per_bs(Crashy, lambda bs: fake_options(bs, model="c.onnx"), (8,), warmup=0, loop=1)
     (row,) = crashed.rows
