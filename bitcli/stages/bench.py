@@ -49,9 +49,8 @@ class BenchRow:
     made_from: dict[str, Any] | None = None  # the key that makes the row up to date
 
     def to_json(self) -> dict[str, Any]:
-        doc: dict[str, Any] = {"bs": self.bs, "throughput": self.throughput, "latency_ms": self.latency_ms, "status": self.status}
-        if self.run != ("failed" if self.status == "failed" else "done"):
-            doc["run"] = self.run
+        doc: dict[str, Any] = {"bs": self.bs, "throughput": self.throughput, "latency_ms": self.latency_ms,
+                               "status": self.status, "run": self.run}
         if self.reason:
             doc["reason"] = self.reason
         if self.hint:
