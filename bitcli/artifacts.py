@@ -11,11 +11,10 @@ This module is the only place that builds artefact paths, so every stage and
       bit.onnx (+ .json sidecar)   bit export (dynamic batch)
       bit_bs{bs}_sim.onnx (+.json) bit simplify
       bit_bs{bs}.om (+ .json)      bit atc
-      result/result_bs{bs}/        bit infer  ({stem}_0.bin outputs, as ais_bench)
-      result/result_bs{bs}_summary.json
-      result/result_bs{bs}_accuracy.json   bit eval
-      bench.json                   bit bench
-      bench/bench_bs{bs}.json      bit all (per-bs bench records)
+      result/{slot}/result_bs{bs}/ bit infer  ({stem}_0.bin outputs, as ais_bench; slot = result_slot())
+      result/{slot}/result_bs{bs}_summary.json
+      result/{slot}/result_bs{bs}_accuracy.json   bit eval
+      bench.json                   bit bench and bit all (one row per backend, precision, bs)
       report.json / report.md / throughput.png   bit all
       logs/                        external tools' logs
 

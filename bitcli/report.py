@@ -7,19 +7,16 @@ is also available as JSON (``--json`` or a file under the workdir).
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any, Iterable
 
 from rich.table import Table
 
 from bitcli import ui
 from bitcli.datasets import CIFAR10_CLASSES
+from bitcli.report_files import SEED_310P3_THROUGHPUT, SEED_310P3_TOP1  # noqa: F401  (the seed's 310P3 figures)
 from bitcli.report_rows import data_label as _data_label
 from bitcli.report_rows import failure_text
-from bitcli.report_rows import row_status as _row_status
-
-# The seed's published ais_bench throughput on a 310P3 (samples/s), top-1 97.62%.
-SEED_310P3_THROUGHPUT: dict[int, float] = {1: 537.29, 4: 1388.11, 8: 1707.27, 16: 1758.00, 32: 1655.13, 64: 1619.81}
-SEED_310P3_TOP1 = 0.9762
 
 
 def print_json(data: Any) -> None:
@@ -91,8 +88,10 @@ def render_data(result: Any, *, as_json: bool = False) -> None:
 
 
 def render_infer(result: Any) -> None:
-    """``bit infer``: one batch size's run (outputs, compute time, throughput)."""
-    table = make_table(f"Inference — {result.backend} ({result.device}), bs {result.bs}", ["", "value"])
+    """``bit infer``: one batch size's run (status, what it ran, outputs, compute time, throughput)."""
+    status = getattr(result, "status", "done")
+    table = make_table(f"Inference — {result.backend} ({result.device}), bs {result.bs}: {status}", ["", "value"])
+    _identity_rows(table, getattr(result, "identity", None) or {})
     table.add_row("outputs", _plain(f"{result.samples} in {result.result_dir}"))
     table.add_row("runs", f"{result.runs}" + (f" (last padded with {result.padded} copies)" if result.padded else ""))
     table.add_row("compute mean", f"{result.mean_compute_ms:.3f} ms per batch")
@@ -101,6 +100,21 @@ def render_infer(result: Any) -> None:
         table.add_row("end to end", f"{result.images_per_s:,.2f} img/s ({result.wall_s:.1f} s)")
     table.add_row("summary", _plain(str(result.summary_path)))
     ui.out.print(table)
+    if status == "up to date":
+        ui.info(f"bs {result.bs}: up to date — {result.result_dir} was made from this model and data; "
+                "nothing to do (--force computes it again)")
+
+
+def _identity_rows(table: Table, ident: dict[str, Any]) -> None:
+    """What a result was measured with: backend + precision, device, model (short sha256), weights."""
+    from bitcli.stages.identity import short
+
+    if not ident:
+        return
+    table.add_row("backend / precision", _plain(f"{ident.get('backend', '?')} / {ident.get('precision', 'fp32')}"))
+    table.add_row("device", _plain(str(ident.get("device") or "?")))
+    table.add_row("model", _plain(f"{ident.get('model', '?')} (sha256 {short(ident.get('model_sha256'))})"))
+    table.add_row("weights", _plain(str(ident.get("weights") or "?")))
 
 
 def render_accuracy(result: Any) -> None:
@@ -122,9 +136,12 @@ def render_accuracy(result: Any) -> None:
 
 
 def render_bench(result: Any) -> None:
-    """``bit bench``: throughput and latency per batch size beside the seed's 310P3 figures."""
+    """``bit bench``: throughput and latency per batch size beside the seed's 310P3 figures, then what was timed."""
+    from bitcli.stages.identity import short
+
     table = make_table(
-        f"Throughput — {result.backend} ({result.device}), {result.loop} timed runs after {result.warmup} warm-up",
+        f"Throughput — {result.backend} {getattr(result, 'precision', 'fp32')} ({result.device}), {result.loop} timed "
+        f"runs after {result.warmup} warm-up",
         ["bs", "samples/s", "mean ms", "p50 ms", "p90 ms", "p99 ms", "310P3 seed samples/s", "status"],
     )
     for row in result.rows:
@@ -133,13 +150,21 @@ def render_bench(result: Any) -> None:
         if row.status == "ok":
             lat = row.latency_ms
             table.add_row(str(row.bs), f"{row.throughput:,.2f}", f"{lat['mean']:.3f}", f"{lat['median']:.3f}",
-                          f"{lat['percentile(90%)']:.3f}", f"{lat['percentile(99%)']:.3f}", ref_text, "ok")
+                          f"{lat['percentile(90%)']:.3f}", f"{lat['percentile(99%)']:.3f}", ref_text,
+                          getattr(row, "run", "done"))
         else:
             from rich.markup import escape
 
             table.add_row(str(row.bs), "—", "—", "—", "—", "—", ref_text,
                           f"[red]failed[/red]: {escape(failure_text(row.reason, row.hint))}")
     ui.out.print(table)
+    idents = [(r.bs, r.identity) for r in result.rows if getattr(r, "identity", None)]
+    if idents:  # the model column would squeeze the reasons: one line per bs instead
+        models = "; ".join(f"bs {bs} {Path(str(i.get('model', '?'))).name} ({short(i.get('model_sha256'))})"
+                           for bs, i in idents)
+        weights = sorted({str(i.get("weights")) for _, i in idents if i.get("weights")})
+        ui.out.print(_plain(f"models (sha256): {models}" + (f"; weights: {', '.join(weights)}" if weights else "")),
+                     soft_wrap=True)
 
 
 # --------------------------------------------------------------------------- export / simplify
@@ -219,128 +244,38 @@ def render_simplify(result: Any) -> None:
 # --------------------------------------------------------------------------- bit all: final report
 
 
-def all_report_json(result: Any) -> dict[str, Any]:
-    """report.json: versions, host, backend and, per batch size, accuracy, throughput, latency, hashes."""
-    from bitcli.stages.run_all import DEMO_NOTICE
+# report.json, report.md and throughput.png are written by bitcli.report_files (no rich there)
+from bitcli.report_files import (  # noqa: E402,F401  (re-exported: the report's public names)
+    _chip_label,
+    _pct,
+    all_report_json,
+    all_report_markdown,
+    throughput_plot,
+    write_all_reports,
+)
 
-    rows = []
+
+def _backend_cell(result: Any, row: Any) -> str:
+    """``onnxruntime fp32``, or the chip for Ascend (``310P3 fp32``)."""
+    backend = row.backend or result.backend
+    name = _chip_label(result, row) if backend == "ascend" else backend
+    return f"{name} {row.precision or 'fp32'}"
+
+
+def _short8(digest: Any) -> str:
+    from bitcli.stages.identity import short
+
+    text = short(digest)
+    return text[:8] if len(text) == 12 else text
+
+
+def _identity_legend(result: Any) -> list[str]:
+    """Under the table, once per backend × precision: its device and weights (the model column is its sha256)."""
+    seen: dict[tuple[str, str], Any] = {}
     for row in result.rows:
-        rows.append({
-            "bs": row.bs, "status": row.status, "reason": row.reason, "hint": row.hint, "samples": row.samples,
-            "topk": row.topk, "throughput": row.throughput, "latency_ms": row.latency_ms,
-            "infer_throughput": row.infer_throughput,
-            "reference_310p3_throughput": SEED_310P3_THROUGHPUT.get(row.bs),
-            "artifacts_sha256": row.artifacts,
-        })
-    return {
-        "notice": DEMO_NOTICE if result.demo else None,
-        "demo": result.demo,
-        "backend": result.backend,
-        "backend_reason": result.backend_reason,
-        "device": result.device,
-        "chip": result.chip,
-        **result.context,
-        "reference": {"chip": "310P3", "top1": SEED_310P3_TOP1, "throughput": {str(k): v for k, v in SEED_310P3_THROUGHPUT.items()}},
-        "results": rows,
-        "steps": [s.to_json() for s in result.steps],
-        "compare": getattr(result, "compare", None),
-    }
-
-
-def _pct(topk: Any, k: str) -> str:
-    return f"{topk[k]:.2%}" if topk and topk.get(k) is not None else "—"
-
-
-def _chip_label(result: Any) -> str:
-    """The seed table's "chip" cell: the Ascend chip, else the backend that stood in for it."""
-    if result.backend == "ascend":
-        return (result.chip or "Ascend").removeprefix("Ascend")  # the seed's table says 310P3
-    return f"{result.backend} (not Ascend)"
-
-
-def all_report_markdown(result: Any) -> str:
-    """report.md: the seed's table (chip, batch size, data set, accuracy, throughput) in Markdown."""
-    from bitcli.stages.run_all import DEMO_NOTICE
-
-    data = _data_label(result)
-    lines = [f"# {result.context.get('arch', 'BiT')} on CIFAR-10 — bit all report", ""]
-    if result.demo:
-        lines += [f"> **{DEMO_NOTICE}**", ""]
-    if result.backend != "ascend":
-        lines += [f"> Not an Ascend run: backend {result.backend} ({result.device}); the 310P3 column is the seed's published figure.", ""]
-    lines += ["| Chip | Batch Size | Data set | Accuracy | Throughput (img/s) | 310P3 reference (img/s) | Status |",
-              "| --- | --- | --- | --- | --- | --- | --- |"]
-    for row in result.rows:
-        acc = f"top-1: {_pct(row.topk, '1')}, top-5: {_pct(row.topk, '5')}" if row.topk else "—"
-        tput = f"{row.throughput:.2f}" if row.throughput else "—"
-        ref = SEED_310P3_THROUGHPUT.get(row.bs)
-        status = _row_status(row).replace("|", "\\|")
-        status = status if row.status == "ok" else f"**{status.replace(': ', '**: ', 1)}"
-        lines.append(f"| {_chip_label(result)} | {row.bs} | {data} | {acc} | {tput} | {f'{ref:.2f}' if ref else '—'} "
-                     f"| {status} |")
-    lines += _compare_markdown(getattr(result, "compare", None))
-    lines += ["", f"Generated by bit {result.context.get('bit_version', '')} on {result.context.get('created', '')}."]
-    return "\n".join(lines) + "\n"
-
-
-def _compare_markdown(doc: Any) -> list[str]:
-    """report.md lines for ``bit all --compare N`` (none without it)."""
-    if not doc:
-        return []
-    if doc.get("status") != "done":
-        return ["", f"Compared with fp32 onnxruntime: **failed**: {doc.get('reason')}"]
-    delta = "—" if doc["delta_top1"] is None else f"{doc['delta_top1'] * 100:+.2f} pt"
-    sqnr = doc["sqnr_db"] if isinstance(doc["sqnr_db"], str) else f"{doc['sqnr_db']:.1f}"
-    return ["", f"Compared with fp32 onnxruntime ({doc['samples']} samples, bs {doc['bs']}): {doc['test']}",
-            "", "| top-1 agreement | cosine (mean / lowest) | SQNR (dB) | Δtop-1 |", "| --- | --- | --- | --- |",
-            f"| {doc['agreement']:.2%} | {doc['cosine']:.6f} / {doc['min_cosine']:.6f} | {sqnr} | {delta} |"]
-
-
-def throughput_plot(result: Any, path: Any) -> str | None:
-    """throughput.png: this run vs the seed's 310P3 line; None when written, else why not."""
-    try:
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError:
-        return "matplotlib is not installed (pip install 'bitcli[plot]'); throughput.png skipped"
-    from bitcli.artifacts import atomic_path
-    from bitcli.stages.run_all import DEMO_NOTICE
-
-    ok = [r for r in result.rows if r.throughput]
-    fig, ax = plt.subplots(figsize=(7, 4.2))
-    ref = sorted(SEED_310P3_THROUGHPUT.items())
-    ax.plot([b for b, _ in ref], [t for _, t in ref], "o--", label="seed: Ascend 310P3 (ais_bench)")
-    if ok:
-        ax.plot([r.bs for r in ok], [r.throughput for r in ok], "o-", label=f"this run: {_chip_label(result)}")
-    ax.set_xscale("log", base=2)
-    ticks = sorted({b for b, _ in ref} | {r.bs for r in ok})
-    ax.set_xticks(ticks, [str(t) for t in ticks])
-    ax.minorticks_off()
-    ax.set_xlabel("batch size")
-    ax.set_ylabel("throughput (img/s)")
-    ax.set_title(DEMO_NOTICE if result.demo else "BiT-R50x1 CIFAR-10 throughput", fontsize=9)
-    ax.grid(True, alpha=0.3)
-    ax.legend(fontsize=8)
-    fig.tight_layout()
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, format="png", dpi=110)
-    plt.close(fig)
-    return None
-
-
-def write_all_reports(result: Any, names: Any) -> dict[str, Any]:
-    """Write report.json, report.md and throughput.png under the workdir (atomically)."""
-    from bitcli.artifacts import atomic_write_text
-
-    doc = all_report_json(result)
-    text = json.dumps(doc, indent=2) + "\n"
-    atomic_write_text(names.report_json, text)
-    atomic_write_text(names.report_md, all_report_markdown(result))
-    plot_skipped = throughput_plot(result, names.throughput_png)
-    return {"json": names.report_json, "md": names.report_md, "png": None if plot_skipped else names.throughput_png,
-            "plot_skipped": plot_skipped, "json_text": text}
+        seen.setdefault((row.backend or result.backend, row.precision or "fp32"), row)
+    return [f"{backend} {precision}: device {row.device or '—'}; weights {row.weights or '—'}"
+            for (backend, precision), row in seen.items()]
 
 
 def render_all(result: Any, paths: dict[str, Any]) -> None:
@@ -352,14 +287,16 @@ def render_all(result: Any, paths: dict[str, Any]) -> None:
     # one data set for every row: its line (with the count) heads the table instead of a column
     ui.out.print(f"data set: {escape(_data_label(result))}")
     title = "bit all" + (" (demo: synthetic data, random weights)" if result.demo else "")
-    table = make_table(title, ["chip", "bs", "top-1", "top-5", "img/s", "310P3 img/s", "status"])
-    chip = _chip_label(result) if result.backend == "ascend" else result.backend
+    table = make_table(title, ["backend", "bs", "top-1", "top-5", "img/s", "310P3 img/s", "model", "status"])
     for row in result.rows:
         ref = SEED_310P3_THROUGHPUT.get(row.bs)
         status = "ok" if row.status == "ok" else f"[red]{row.status}[/red]: {escape(failure_text(row.reason, row.hint))}"
-        table.add_row(chip, str(row.bs), _pct(row.topk, "1"), _pct(row.topk, "5"),
-                      f"{row.throughput:,.2f}" if row.throughput else "—", f"{ref:,.2f}" if ref else "—", status)
+        table.add_row(escape(_backend_cell(result, row)), str(row.bs), _pct(row.topk, "1"), _pct(row.topk, "5"),
+                      f"{row.throughput:,.2f}" if row.throughput else "—", f"{ref:,.2f}" if ref else "—",
+                      escape(_short8(row.model_sha256)), status)
     ui.out.print(table)
+    for line in _identity_legend(result):
+        ui.out.print(escape(line), soft_wrap=True)
     if result.demo:
         ui.out.print(f"[bold yellow]{DEMO_NOTICE}[/bold yellow]")
     if result.backend != "ascend":

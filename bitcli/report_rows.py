@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from bitcli.artifacts import file_hash, read_json_object, read_sidecar
+from bitcli.artifacts import accuracy_path, file_hash, read_json_object, read_sidecar, summary_path
 
 if TYPE_CHECKING:
     from bitcli.config import Settings
@@ -33,6 +33,16 @@ class BsRow:
     latency_ms: dict[str, float] | None = None
     infer_throughput: float | None = None
     artifacts: dict[str, str] = field(default_factory=dict)
+    backend: str | None = None  # what the row was measured with (identity.py): backend, precision,
+    precision: str | None = None  # device, model file + sha256, weights source
+    device: str | None = None
+    model: str | None = None
+    model_sha256: str | None = None
+    weights: str | None = None
+
+    def identity(self) -> dict[str, Any]:
+        return {"backend": self.backend, "precision": self.precision, "device": self.device, "model": self.model,
+                "model_sha256": self.model_sha256, "weights": self.weights}
 
 
 
@@ -61,37 +71,96 @@ def data_label(result: Any) -> str:
     return record.get("label") or dataset_label(record)
 
 
-def collect_rows(cfg: Settings, backend: str, failed: dict[int, tuple[str, str | None]]) -> list[BsRow]:
-    """Read each batch size's accuracy and throughput back from the workdir.
+def collect_rows(cfg: Settings, backend: str, failed: dict[int, tuple[str, str | None]],
+                 adopted: dict[int, Path] | None = None) -> list[BsRow]:
+    """Read each batch size's accuracy and throughput back from the workdir, this backend's slot first.
 
     A batch size in ``failed`` (bs → (reason, fix)) shows no figure at all: the
     files on disk hold an earlier run's figures, which this run did not confirm.
+    Rows of other slots (another backend or precision) that hold figures for the same
+    batch sizes follow, so the report shows them side by side; they never fail the run.
     """
+    from bitcli.stages.bench import bench_documents, read_bench_json
+    from bitcli.stages.slots import slot_for
+
     names = cfg.artifacts
+    bench_doc = read_bench_json(names.bench_json)
+    own = slot_for(cfg, backend)
     rows = []
     for bs in cfg.batch_sizes:
-        row = BsRow(bs=bs)
-        accuracy = read_json_object(names.accuracy_json(bs))
-        if accuracy:
-            row.samples, row.topk = accuracy.get("samples"), accuracy.get("topk")
-        bench = read_json_object(names.bench_record(bs))
-        if bench:
-            row.throughput, row.latency_ms = bench.get("throughput"), bench.get("latency_ms")
-        summary = read_json_object(names.summary_json(bs))
-        if summary:
-            row.infer_throughput = summary.get("throughput")
-        for label, path in (("sim_onnx", names.sim_onnx(bs)), ("om", names.om(bs))):
-            meta = read_sidecar(path)
-            if meta is not None:
-                row.artifacts[label] = file_digest(path)
+        row = _slot_row(cfg, bs, backend, cfg["precision"], bench_doc, (adopted or {}).get(bs))
         if bs in failed:
             row.status, (row.reason, row.hint) = "failed", failed[bs]
             row.samples = row.topk = row.throughput = row.latency_ms = row.infer_throughput = None
+            _name_attempted_model(cfg, row, backend, (adopted or {}).get(bs))
         elif row.topk is None or row.throughput is None:
             row.status, row.reason = "incomplete", "steps not run yet: " + ", ".join(
                 n for n, v in (("eval", row.topk), ("bench", row.throughput)) if v is None)
         rows.append(row)
+    others = sorted(({p.name for p in names.result_root.iterdir() if p.is_dir()} if names.result_root.is_dir() else set())
+                    | set(bench_documents(bench_doc)))
+    for slot in (s for s in others if s != own):
+        other_backend, precision = split_slot(slot)
+        for bs in cfg.batch_sizes:
+            row = _slot_row(cfg, bs, other_backend, precision, bench_doc, None, standard=False)
+            if row.topk is None and row.throughput is None:
+                continue
+            if row.topk is None or row.throughput is None:
+                row.status, row.reason = "incomplete", "not measured: " + ", ".join(
+                    n for n, v in (("eval", row.topk), ("bench", row.throughput)) if v is None)
+            rows.append(row)
     return rows
+
+
+def _name_attempted_model(cfg: Settings, row: BsRow, backend: str, adopted: Path | None) -> None:
+    """A failed row names the model it tried (not an earlier run's), and no device it did not reach."""
+    from bitcli.stages.identity import model_digest, weights_source
+    from bitcli.stages.infer import standard_model
+
+    model = adopted or standard_model(backend, cfg.workdir, row.bs, weights=cfg["model.weights"],
+                                      precision=cfg["precision"])
+    row.model, row.device = str(model), None
+    row.model_sha256 = model_digest(model, seed=cfg["model.seed"], arch=cfg["model.arch"])
+    row.weights = weights_source(model, backend, cfg["model.weights"])
+
+
+def split_slot(slot: str) -> tuple[str, str]:
+    """``onnxruntime-int8`` → (onnxruntime, int8); ``torch`` → (torch, fp32)."""
+    from bitcli.config import PRECISIONS
+
+    backend, _, precision = slot.rpartition("-")
+    return (backend, precision) if backend and precision in PRECISIONS else (slot, "fp32")
+
+
+def _slot_row(cfg: Settings, bs: int, backend: str, precision: str, bench_doc: dict[str, Any] | None,
+              adopted: Path | None, *, standard: bool = True) -> BsRow:
+    """One (backend, precision, bs) row from its accuracy record, summary and bench.json row."""
+    from bitcli.artifacts import result_slot
+    from bitcli.stages.bench import find_bench_row
+    from bitcli.stages.slots import result_dir_for
+
+    names = cfg.artifacts
+    folder = result_dir_for(names, bs, result_slot(backend, precision))
+    row = BsRow(bs=bs, backend=backend, precision=precision)
+    accuracy = read_json_object(accuracy_path(folder))
+    if accuracy:
+        row.samples, row.topk = accuracy.get("samples"), accuracy.get("topk")
+    bench = find_bench_row(bench_doc, backend, precision, bs)
+    if bench and bench.get("status") == "ok":
+        row.throughput, row.latency_ms = bench.get("throughput"), bench.get("latency_ms")
+    summary = read_json_object(summary_path(folder)) or {}
+    row.infer_throughput = summary.get("throughput")
+    for source in (bench or {}, accuracy or {}, summary):  # the newest measurement names itself first
+        for key in ("device", "model", "model_sha256", "weights"):
+            if getattr(row, key) is None and source.get(key):
+                setattr(row, key, source[key])
+    if standard:
+        for label, path in (("sim_onnx", names.sim_onnx(bs)), ("om", adopted or names.om(bs))):
+            if read_sidecar(path) is not None or (label == "om" and adopted is not None):
+                row.artifacts[label] = file_digest(path)
+        if adopted is not None:
+            row.artifacts["om_adopted"] = str(adopted)
+    return row
 
 
 CIFAR10_TEST_SIZE = 10_000  # images in CIFAR-10's test split

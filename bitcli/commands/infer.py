@@ -24,37 +24,53 @@ ThreadsOpt = Annotated[
 ]
 
 
+ModelOpt = Annotated[
+    Optional[str],
+    typer.Option("--model", "-m", help="Model file: .onnx, .om, or for torch a checkpoint (default: the standard name for the backend and bs in --model-dir).", show_default=False),
+]
+ModelDirOpt = Annotated[
+    Optional[Path],
+    typer.Option("--model-dir", help="Folder holding the models by their standard names: bit_bs{N}_sim.onnx or bit.onnx, bit_bs{N}.om (default: the workdir).", show_default=False),
+]
+WeightsOpt = Annotated[
+    Optional[str],
+    typer.Option("--weights", help="Checkpoint for the torch backend (bit.pth, .npz) or 'random' \\[profile: model.weights].", show_default=False),
+]
+
+
 def infer_cli(
     bs: BsOpt = None,
     input_dir: Annotated[Optional[Path], typer.Option("--input", "-i", help="Folder of per-sample .bin/.npy files (default: WORKDIR/dataset_bin).", show_default=False)] = None,
     dataset_path: Annotated[Optional[Path], typer.Option("--dataset-path", help="Preprocess CIFAR-10 test images on the fly instead of reading --input (not for ascend).", show_default=False)] = None,
-    output: Annotated[Optional[Path], typer.Option("--output", "-o", help="Result root, like ais_bench --output; writes OUTPUT/result_bs{N}/ (default: WORKDIR/result).", show_default=False)] = None,
+    output: Annotated[Optional[Path], typer.Option("--output", "-o", help="Result root, like ais_bench --output; writes OUTPUT/result_bs{N}/ (default: WORKDIR/result/{backend}[-{precision}]).", show_default=False)] = None,
     backend: BackendOpt = None,
-    model: Annotated[Optional[str], typer.Option("--model", "-m", help="Model file (default: the standard name for the backend and bs; for torch the checkpoint or 'random').", show_default=False)] = None,
+    model: ModelOpt = None,
+    model_dir: ModelDirOpt = None,
+    weights: WeightsOpt = None,
     limit: Annotated[Optional[int], typer.Option("--limit", min=1, help="Use only the first N samples.", show_default=False)] = None,
     provider: ProviderOpt = None,
     threads: ThreadsOpt = None,
-    force: Annotated[bool, typer.Option("--force", help="Replace a result folder that already holds outputs.")] = False,
+    force: Annotated[bool, typer.Option("--force", help="Compute again even when the result is up to date, replacing its folder.")] = False,
     as_json: JsonOpt = False,
     workdir: WorkdirOpt = None,
     profile: ProfileOpt = None,
 ) -> None:
     """Run inference as ais_bench does: {stem}_0.bin per sample plus result_bs{N}_summary.json.
 
-    Runs once per batch size: --bs, else every batch size of the profile.
+    Runs once per batch size: --bs, else every batch size of the profile. Results are kept per backend and precision (WORKDIR/result/onnxruntime/result_bs8); a result made from the same model, data and settings is "up to date" and not computed again (--force redoes it).
     """
-    from bitcli.artifacts import result_dir_path
     from bitcli.backends.base import select_backend
     from bitcli.errors import ConfigError, DataError
     from bitcli.quant.model import precision_model
     from bitcli.stages import infer as stage
+    from bitcli.stages.results import infer_bs
+    from bitcli.stages.slots import slot_for
 
     if input_dir is not None and dataset_path is not None:
         raise ConfigError("--input and --dataset-path both given", hint="read either the .bin folder or the data set, not both")
     check_backend_name(backend)
-    if model is not None and Path(model).is_dir():
-        raise ConfigError(f"--model {model} is a folder, not a model file", hint="pass the .onnx/.om/.pth file itself")
-    cfg = settings(profile, workdir=workdir, batch_sizes=bs, backend=backend,
+    check_model_flags(model, model_dir)
+    cfg = settings(profile, workdir=workdir, batch_sizes=bs, backend=backend, model__weights=weights,
                    onnxruntime__provider=provider, onnxruntime__threads=threads)
     from bitcli.ascend.om_batch import check_one_om_per_bs
 
@@ -63,19 +79,19 @@ def infer_cli(
     cls, why = select_backend(cfg["backend"], {"set_env": cfg["ascend.set_env"]})
     ui.info(why)
     names = cfg.artifacts
-    root = output or names.result_root
+    root = output or names.result_root / slot_for(cfg, cls.name)
+    if output is None:
+        migrate_results(cfg)
     broken: list[str] = []
     rows: list[dict] = []
     for size in cfg.batch_sizes:
-        chosen = model or precision_model(cls.name, cfg.workdir, size, cfg["precision"], weights=cfg["model.weights"])
-        runner = cls(stage.options_from_settings(cfg, size, chosen))
+        chosen = model or precision_model(cls.name, model_dir or cfg.workdir, size, cfg["precision"],
+                                          weights=cfg["model.weights"])
         source = dataset_path or input_dir or names.dataset_bin
-        ui.info(f"bs {size}: {source} → {result_dir_path(root, size)} (model {chosen})")
+        ui.info(f"bs {size}: {source} → {root / f'result_bs{size}'} (model {chosen})")
         with ui.progress(f"infer bs{size}") as tick:
-            if dataset_path is not None:
-                result = stage.outputs_from_dataset(runner, dataset_path, root, limit=limit, force=force, progress=tick)
-            else:
-                result = stage.outputs_from_bins(runner, source, root, limit=limit, force=force, progress=tick)
+            result = infer_bs(cfg, cls, size, chosen, root, input_dir=None if dataset_path else source,
+                              dataset_path=dataset_path, limit=limit, force=force, progress=tick, announce=ui.info)
         rows.append(_json_row(result)) if as_json else report.render_infer(result)
         if result.resumed:
             ui.info(f"bs {size}: {result.resumed} outputs came from the interrupted run, {result.samples - result.resumed} computed now")
@@ -88,6 +104,27 @@ def infer_cli(
         raise DataError("non-finite model outputs: " + "; ".join(broken),
                         hint="the model or its inputs are damaged: re-export the checkpoint (`bit export --force`) "
                         "and check the inputs (`bit data --verify`)")
+
+
+def check_model_flags(model: Optional[str], model_dir: Optional[Path]) -> None:
+    """--model is one file, --model-dir a folder; not both."""
+    from bitcli.errors import ConfigError
+
+    if model is not None and model_dir is not None:
+        raise ConfigError("--model and --model-dir both given", hint="pass one model file (--model) or one folder of models (--model-dir)")
+    if model is not None and Path(model).is_dir():
+        raise ConfigError(f"--model {model} is a folder, not a model file",
+                          hint=f"pass the .onnx/.om/.pth file itself, or the folder as --model-dir {model}")
+    if model_dir is not None and not Path(model_dir).is_dir():
+        raise ConfigError(f"--model-dir {model_dir} is not a folder", hint="pass the folder that holds bit_bs{N}_sim.onnx / bit_bs{N}.om")
+
+
+def migrate_results(cfg) -> None:
+    """Move old-layout result folders of the workdir into their backend's slot, once, saying so."""
+    from bitcli.stages.slots import migrate_legacy
+
+    for line in migrate_legacy(cfg.artifacts):
+        ui.info(line)
 
 
 def check_backend_name(name: Optional[str]) -> None:

@@ -20,6 +20,7 @@ def all_cli(
     only: Annotated[Optional[str], typer.Option("--only", help="Run only these steps, comma-separated (e.g. infer,eval).", show_default=False)] = None,
     demo: Annotated[bool, typer.Option("--demo", help="Offline demo: synthetic images, random weights, onnxruntime on CPU (workdir bit_demo unless given).")] = False,
     limit: Annotated[Optional[int], typer.Option("--limit", min=1, help="Use only the first N test images \\[profile: dataset.limit].", show_default=False)] = None,
+    om_dir: Annotated[Optional[Path], typer.Option("--om-dir", help="Folder of existing bit_bs{N}.om files (ascend): used as they are, never rebuilt or overwritten; recorded as adopted.", show_default=False)] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress display: only warnings, errors and the final table (for scripts).")] = False,
     compare: Annotated[Optional[int], typer.Option("--compare", min=1, help="After the run, compare its backend/precision with fp32 onnxruntime on N samples (into report.json/md).", show_default=False)] = None,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Print the plan, each step with why it would run or 'up to date'; run and write nothing.")] = False,
@@ -49,8 +50,10 @@ def all_cli(
     lock_workdir(cfg)
     with _Display(demo=demo, quiet=ui.state.quiet) as display:
         result = stage.run_all(cfg, from_step=from_step, only=steps_only, force=force, demo=demo, events=display,
-                               compare=compare)
+                               compare=compare, om_dir=om_dir)
     ui.info(result.backend_reason)
+    for note in result.notes:
+        ui.info(note)
     skipped = _skipped_atc(result, from_step, steps_only)
     if skipped:
         ui.info(f"atc: {skipped}")

@@ -46,14 +46,36 @@ class EvalResult:
     json_path: Path | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
+    status: str = "done"         # "done" | "up to date" (read back from its record)
+    identity: dict[str, Any] = field(default_factory=dict)  # the result's backend, precision, device, model, weights
+
     def to_json(self) -> dict[str, Any]:
-        """The ``--json`` document (fractions 0..1)."""
-        return {
+        """The ``--json`` document (fractions 0..1), with what the outputs were measured with."""
+        doc = {
             "samples": self.samples,
             "topk": {str(k): v for k, v in self.topk.items()},
             "per_class": self.per_class,
             "confusion": self.confusion,
+            "num_classes": self.num_classes,
+            "label_format": self.label_format,
+            "output_dir": str(self.output_dir),
         }
+        return {**doc, **self.identity}
+
+    @classmethod
+    def from_json(cls, doc: dict[str, Any], output_dir: Path, label_path: Path, json_path: Path) -> "EvalResult | None":
+        """An up-to-date record read back (None when it lacks a field this bit needs)."""
+        try:
+            confusion = [[int(v) for v in row] for row in doc["confusion"]]
+            return cls(output_dir=Path(output_dir), label_path=Path(label_path), label_format=str(doc["label_format"]),
+                       samples=int(doc["samples"]), num_classes=int(doc["num_classes"]),
+                       topk={int(k): float(v) for k, v in doc["topk"].items()}, per_class=list(doc["per_class"]),
+                       per_class_samples=[sum(row) for row in confusion], confusion=confusion, json_path=Path(json_path),
+                       status="up to date",
+                       identity={k: doc[k] for k in ("backend", "precision", "device", "model", "model_sha256",
+                                                     "weights") if k in doc})
+        except (KeyError, TypeError, ValueError, AttributeError):
+            return None
 
 
 # --------------------------------------------------------------------------- outputs
@@ -208,6 +230,7 @@ def accuracy_from_outputs(
     num_classes: int | None = None,
     save: bool = True,
     allow_nonfinite: bool = False,
+    limit: int | None = None,
 ) -> EvalResult:
     """Top-1..``topk`` accuracy, per-class top-1 and the confusion matrix of a result folder.
 
@@ -220,6 +243,8 @@ def accuracy_from_outputs(
             (read-only) is skipped with a note in ``extra["not_saved"]``.
         allow_nonfinite: score outputs holding NaN/inf (NaN counts as -inf, never predicted)
             instead of refusing them.
+        limit: score only the first ``limit`` labels (file order) and their outputs: a
+            ``bit infer --limit N`` run against the full label file, without rewriting dataset_bin.
 
     Returns:
         The :class:`EvalResult`.
@@ -234,6 +259,10 @@ def accuracy_from_outputs(
         raise DataError(f"label path {label_path} is a folder, not a file", hint="pass --label-path FILE, e.g. WORKDIR/label.txt")
     outputs = output_files(output_dir)
     fmt, entries = parse_labels(label_path)
+    if limit is not None:  # the first N labels, and only their outputs (index/stem/batch stems are the first token)
+        entries = entries[:limit]
+        wanted = {stem for stem, _ in entries} | ({str(i) for i in range(len(entries))} if fmt == "ambiguous" else set())
+        outputs = {s: p for s, p in outputs.items() if s in wanted}
     arrays = {stem: read_output(path) for stem, path in outputs.items()}
     nonfinite = _nonfinite_outputs(arrays, outputs, allow_nonfinite)
     sizes = {a.size for a in arrays.values()}
@@ -252,11 +281,11 @@ def accuracy_from_outputs(
     if nonfinite:
         result.extra["nonfinite_files"] = nonfinite
     if save:
-        _save(result)
+        save_accuracy(result)
     return result
 
 
-def _save(result: EvalResult) -> None:
+def save_accuracy(result: EvalResult) -> None:
     """Write the JSON beside the folder; a read-only place is a note, not a failure (the table is the result)."""
     path = accuracy_path(result.output_dir)
     try:

@@ -37,6 +37,7 @@ from bitcli.errors import ConfigError, DataError
 from bitcli.stages.infer_io import (  # noqa: F401  (re-exported: the stage's public rules)
     PREFETCH,
     Batch,
+    _dataset_batches,
     _prefetch,
     bin_batches,
     files_per_batch,
@@ -68,6 +69,8 @@ class InferResult:
     reported_throughput: float | None = None  # a whole-folder tool's own figure (ais_bench, summed over devices)
     resumed: int = 0             # outputs kept from an interrupted run
     nonfinite: list[str] = field(default_factory=list)  # output files holding NaN/inf
+    status: str = "done"         # "done" | "up to date" (read back from its record, nothing computed)
+    identity: dict[str, Any] = field(default_factory=dict)  # backend, precision, device, model + sha256, weights
 
     @property
     def mean_compute_ms(self) -> float:
@@ -90,7 +93,8 @@ class InferResult:
 # --------------------------------------------------------------------------- model and options
 
 
-def standard_model(backend: str, directory: Path, bs: int, *, weights: str | None = None) -> Path | str:
+def standard_model(backend: str, directory: Path, bs: int, *, weights: str | None = None,
+                   precision: str = "fp32") -> Path | str:
     """The model a backend uses by default for ``bs``, by the standard artefact names.
 
     Args:
@@ -98,16 +102,19 @@ def standard_model(backend: str, directory: Path, bs: int, *, weights: str | Non
         directory: the folder holding the models (the workdir).
         bs: the batch size.
         weights: the checkpoint (``model.weights``) for torch.
+        precision: the profile's precision; int8 takes ``bit_bs{bs}_int8.onnx`` (``bit quantize``).
 
     Returns:
-        ``bit_bs{bs}.om`` for ascend; ``bit_bs{bs}_sim.onnx`` when it exists,
-        else the dynamic ``bit.onnx``, for onnxruntime; ``weights`` for torch.
+        ``bit_bs{bs}.om`` for ascend; ``weights`` for torch; for onnxruntime ``bit_bs{bs}_sim.onnx``
+        when it exists, else the dynamic ``bit.onnx`` (``bit_bs{bs}_int8.onnx`` at int8).
     """
     names = Artifacts(Path(directory))
     if backend == "ascend":
         return names.om(bs)
     if backend == "torch":
         return weights or "random"
+    if precision == "int8":
+        return names.int8_onnx(bs)
     sim = names.sim_onnx(bs)
     # The dynamic model serves any bs; when neither exists, name the one to make.
     return names.onnx if not sim.is_file() and names.onnx.is_file() else sim
@@ -336,7 +343,6 @@ def _result_from_summary(backend: Backend, result_dir: Path, summary: dict[str, 
     )
 
 
-
 def outputs_from_dataset(
     backend: Backend,
     dataset_path: Path,
@@ -383,16 +389,3 @@ def outputs_from_dataset(
             return _dataset_batches(chunks, shape, f"{dataset_path}#"), total, 1, source
 
         return _execute(backend, make, output_root, force=force, progress=progress, argv=argv)
-
-
-def _dataset_batches(chunks: Iterable[tuple[Any, Any]], shape: tuple[int, ...], origin: str) -> Iterator[Batch]:
-    import numpy as np
-
-    for indices, array in chunks:
-        stems: list[str | None] = [str(int(i)) for i in indices]
-        array = np.ascontiguousarray(array, dtype=np.float32)
-        pad = shape[0] - array.shape[0]
-        if pad > 0:  # as ais_bench: copies of the batch's first sample, no outputs for them
-            array = np.concatenate([array, np.repeat(array[:1], pad, axis=0)])
-            stems += [None] * pad
-        yield Batch(stems, [f"{origin}{s}" for s in stems if s is not None], array)

@@ -12,7 +12,7 @@ import queue
 import threading
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Iterable, Iterator
 
 from bitcli.ascend.ais_files import (  # noqa: F401  (ais_bench's input rules, re-exported for the stage)
     INPUT_SUFFIXES,
@@ -125,3 +125,16 @@ def _prefetch(source: Iterator[Batch], depth: int = PREFETCH) -> Iterator[Batch]
                 box.get_nowait()
             except queue.Empty:
                 worker.join(0.05)
+
+
+def _dataset_batches(chunks: Iterable[tuple[Any, Any]], shape: tuple[int, ...], origin: str) -> Iterator[Batch]:
+    import numpy as np
+
+    for indices, array in chunks:
+        stems: list[str | None] = [str(int(i)) for i in indices]
+        array = np.ascontiguousarray(array, dtype=np.float32)
+        pad = shape[0] - array.shape[0]
+        if pad > 0:  # as ais_bench: copies of the batch's first sample, no outputs for them
+            array = np.concatenate([array, np.repeat(array[:1], pad, axis=0)])
+            stems += [None] * pad
+        yield Batch(stems, [f"{origin}{s}" for s in stems if s is not None], array)

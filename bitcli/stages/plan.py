@@ -9,13 +9,13 @@ with the same functions, so the two cannot disagree. A step runs when:
 * its own check says its artefact is not current (:mod:`bitcli.provenance`'s rule, through
   each stage's ``*_stale_reason``): missing, changed since written, or made from other inputs.
 
-Dependencies: simplify ← export; atc ← simplify; infer ← data and the backend's model step
-(atc for ascend, simplify for onnxruntime, none for torch); eval ← infer and data; bench ←
-the model step. Export does not depend on data (it reads a few images only to verify).
+Dependencies: simplify ← export; quantize ← simplify and data (its calibration images); atc ←
+simplify; infer ← data and the backend's model step (atc for ascend, quantize at precision int8,
+simplify for onnxruntime/openvino, none for torch); eval ← infer and data; bench ← the model step. Export does not depend on data (it reads a few images only to verify).
 
-The checks of infer, eval and bench build the same ``expected`` records that run_all's
-``_infer``/``_eval``/``_bench`` write in their sidecars (:func:`infer_expected` and friends);
-``STEP_CHECKS`` maps each step to its check.
+The checks of infer, eval and bench compute the same "made from" keys that ``bit infer``,
+``bit eval``, ``bit bench`` and ``bit all`` record (:mod:`bitcli.stages.results`), so a run after
+the standalone commands finds their results up to date; ``STEP_CHECKS`` maps each step to its check.
 """
 
 from __future__ import annotations
@@ -24,10 +24,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
+from bitcli.artifacts import accuracy_path, summary_path
 from bitcli.config import Settings
 from bitcli.errors import BitError
 
-PER_BS = ("simplify", "atc", "infer", "eval", "bench")
+PER_BS = ("simplify", "quantize", "atc", "infer", "eval", "bench")
 
 
 @dataclass
@@ -46,21 +47,26 @@ class PlannedStep:
         return {"step": self.step, "bs": self.bs, "status": self.status, "reason": self.reason}
 
 
-def model_step(backend: str) -> str | None:
-    """The step that makes the model a backend runs: atc (.om), simplify (ONNX), none (torch: the checkpoint)."""
-    return {"ascend": "atc", "torch": None}.get(backend, "simplify")
+def model_step(backend: str, precision: str = "fp32") -> str | None:
+    """The step that makes the model a backend runs: atc (.om), quantize (int8 ONNX), simplify (ONNX),
+    none (torch: the checkpoint)."""
+    if backend == "ascend":
+        return "atc"
+    if backend == "torch":
+        return None
+    return "quantize" if precision == "int8" else "simplify"
 
 
-def upstream(step: str, backend: str) -> tuple[str, ...]:
+def upstream(step: str, backend: str, precision: str = "fp32") -> tuple[str, ...]:
     """The steps whose re-run makes ``step`` re-run (same bs for per-bs steps)."""
-    model = model_step(backend)
-    deps = {"simplify": ("export",), "atc": ("simplify",), "infer": ("data", model), "eval": ("data", "infer"),
-            "bench": (model,)}.get(step, ())
+    model = model_step(backend, precision)
+    deps = {"simplify": ("export",), "quantize": ("simplify", "data"), "atc": ("simplify",), "infer": ("data", model),
+            "eval": ("data", "infer"), "bench": (model,)}.get(step, ())
     return tuple(d for d in deps if d)
 
 
 def decide(step: str, bs: int | None, cfg: Settings, backend: str, *, force: bool,
-           ran: set[tuple[str, int | None]]) -> str | None:
+           ran: set[tuple[str, int | None]], adopted: dict[int, Path] | None = None) -> str | None:
     """None when ``step`` (for ``bs``) is up to date; else why it must run.
 
     Args:
@@ -70,13 +76,16 @@ def decide(step: str, bs: int | None, cfg: Settings, backend: str, *, force: boo
         backend: the concrete backend name.
         force: ``--force`` given.
         ran: (step, bs) pairs that run (or, in a plan, would run) earlier in this ``bit all``.
+        adopted: bs → an existing ``.om`` ``bit all --om-dir`` runs instead of the workdir's.
     """
     if force:
         return "--force"
-    for dep in upstream(step, backend):
+    for dep in upstream(step, backend, cfg["precision"]):
         key = (dep, bs if dep in PER_BS else None)
         if key in ran:
             return f"{dep}{'' if key[1] is None else f' bs {bs}'} runs first"
+    if step in ("infer", "bench") and adopted and bs in adopted:
+        return STEP_CHECKS[step](cfg, bs, backend, adopted[bs])
     return STEP_CHECKS[step](cfg, bs, backend)
 
 
@@ -96,12 +105,13 @@ def plan(cfg: Settings, steps: tuple[str, ...], backend: str, *, force: bool = F
     return planned
 
 
-def artifact_of(step: str, bs: int | None, cfg: Settings) -> Path:
+def artifact_of(step: str, bs: int | None, cfg: Settings, backend: str) -> Path:
     """The artefact a step makes (what an up-to-date row points to)."""
     names = cfg.artifacts
     paths = {"data": lambda: names.dataset_bin, "export": lambda: names.onnx, "simplify": lambda: names.sim_onnx(bs),
-             "atc": lambda: names.om(bs), "infer": lambda: names.result_dir(bs), "eval": lambda: names.accuracy_json(bs),
-             "bench": lambda: names.bench_record(bs)}
+             "quantize": lambda: names.int8_onnx(bs), "atc": lambda: names.om(bs),
+             "infer": lambda: _result_dir(cfg, bs, backend), "eval": lambda: accuracy_path(_result_dir(cfg, bs, backend)),
+             "bench": lambda: names.bench_json}
     return paths[step]()
 
 
@@ -133,7 +143,7 @@ def dry_run(cfg: Settings, *, from_step: str | None = None, only: tuple[str, ...
     from bitcli.stages.run_all import plan_steps
 
     cls, why = select_backend(cfg["backend"], {"set_env": cfg["ascend.set_env"]})
-    steps = plan_steps(from_step, only, ascend=cls.name == "ascend")
+    steps = plan_steps(from_step, only, ascend=cls.name == "ascend", precision=cfg["precision"])
     return DryRun(cls.name, why, cfg.workdir, cfg.batch_sizes, plan(cfg, steps, cls.name, force=force))
 
 
@@ -187,70 +197,72 @@ def _atc_check(cfg: Settings, bs: int, backend: str) -> str | None:
                              precision_mode=cfg["ascend.precision_mode"], image_size=cfg["model.image_size"])[bs]
 
 
-# --------------------------------------------------------------------------- infer / eval / bench records
+# --------------------------------------------------------------------------- quantize / infer / eval / bench records
 
 
-def infer_expected(cfg: Settings, bs: int, backend: str) -> dict[str, Any]:
-    """What ``bit all``'s infer records in ``result/result_bs{bs}.json``: model, data, devices."""
-    from bitcli.stages.run_all import _data_key, _model_key
+def _quantize_check(cfg: Settings, bs: int, backend: str) -> str | None:
+    from bitcli.quant.model import int8_status
 
-    return {"backend": backend, "model_digest": _model_key(cfg, backend, bs)[1], "data": _data_key(cfg),
-            "devices": list(cfg["ascend.devices"])}
+    return int8_status(cfg.workdir, bs)
 
 
-def eval_expected(cfg: Settings, bs: int) -> dict[str, Any]:
-    """What ``bit all``'s eval records beside the accuracy: the outputs' summary, labels and data."""
-    from bitcli.report_rows import file_digest
+def _result_dir(cfg: Settings, bs: int, backend: str) -> Path:
+    from bitcli.stages.slots import result_dir_for, slot_for
 
-    names = cfg.artifacts
-    return {"summary": file_digest(names.summary_json(bs)), "labels": file_digest(names.label_txt),
-            "data": file_digest(names.data_manifest)}
+    return result_dir_for(cfg.artifacts, bs, slot_for(cfg, backend))
 
 
-def bench_expected(cfg: Settings, bs: int, backend: str) -> dict[str, Any]:
-    """What ``bit all``'s bench records beside ``bench/bench_bs{bs}.json``: model, timing settings, devices."""
-    from bitcli.stages.run_all import _model_key
+def _run_model(cfg: Settings, backend: str, bs: int, model: Path | None) -> Path | str:
+    """The model ``bit all`` runs for ``bs`` (an adopted one, else the precision's standard artefact)."""
+    from bitcli.stages.infer import standard_model
 
-    return {"backend": backend, "model_digest": _model_key(cfg, backend, bs)[1], "loop": cfg["bench.loop"],
-            "warmup": cfg["bench.warmup"], "devices": list(cfg["ascend.devices"])}
+    # standard_model, not quant.model.precision_model: a missing int8 model is "would run", not an error here
+    return model or standard_model(backend, cfg.workdir, bs, weights=cfg["model.weights"], precision=cfg["precision"])
 
 
-def _infer_check(cfg: Settings, bs: int, backend: str) -> str | None:
-    from bitcli.provenance import stale_reason
+def _infer_check(cfg: Settings, bs: int, backend: str, model: Path | None = None) -> str | None:
+    """The same key :func:`bitcli.stages.results.infer_bs` records (``bit infer`` and ``bit all`` alike)."""
+    from bitcli.stages.results import changed_inputs, infer_is_current, infer_key
 
-    names = cfg.artifacts
-    model = _model_name(cfg, backend, bs)
-    why = stale_reason(names.result_dir(bs), infer_expected(cfg, bs, backend),
-                       inputs={"model_digest": f"{model} changed", "data": f"{names.dataset_bin.name} changed"})
-    if why is None and not names.summary_json(bs).is_file():
-        return f"{names.summary_json(bs).name} does not exist"
-    return why
+    folder = _result_dir(cfg, bs, backend)
+    key = infer_key(cfg, backend, _run_model(cfg, backend, bs, model), cfg.artifacts.dataset_bin, None)
+    if infer_is_current(folder, key):
+        return None
+    if not summary_path(folder).is_file():
+        return f"{folder.parent.name}/{folder.name} does not exist"
+    return f"{folder.parent.name}/{folder.name} is out of date ({changed_inputs(folder, key)} changed since it was written)"
 
 
 def _eval_check(cfg: Settings, bs: int, backend: str) -> str | None:
-    from bitcli.provenance import stale_reason
+    """The same key :func:`bitcli.stages.results.eval_folder` records."""
+    from bitcli.stages.results import eval_is_current, eval_key
 
     names = cfg.artifacts
-    return stale_reason(names.accuracy_json(bs), eval_expected(cfg, bs), inputs={
-        "summary": f"the outputs of {names.result_dir(bs).name} changed", "labels": f"{names.label_txt.name} changed",
-        "data": f"{names.dataset_bin.name} changed"})
+    folder = _result_dir(cfg, bs, backend)
+    record = accuracy_path(folder)
+    if eval_is_current(record, eval_key(folder, names.label_txt, names.data_manifest, None)):
+        return None
+    if not record.is_file():
+        return f"{record.name} does not exist"
+    return f"{record.name} was scored from other outputs, labels or data"
 
 
-def _bench_check(cfg: Settings, bs: int, backend: str) -> str | None:
-    from bitcli.provenance import stale_reason
+def _bench_check(cfg: Settings, bs: int, backend: str, model: Path | None = None) -> str | None:
+    """The same ``made_from`` key :func:`bitcli.stages.results.bench_plan` gives bench.json's rows."""
+    from bitcli.stages.bench import find_bench_row, read_bench_json
+    from bitcli.stages.results import bench_key
 
-    return stale_reason(cfg.artifacts.bench_record(bs), bench_expected(cfg, bs, backend),
-                        inputs={"model_digest": f"{_model_name(cfg, backend, bs)} changed"})
+    row = find_bench_row(read_bench_json(cfg.artifacts.bench_json), backend, cfg["precision"], bs)
+    if row is None:
+        return f"{cfg.artifacts.bench_json.name} has no {backend} {cfg['precision']} row for bs {bs}"
+    if row.get("status") != "ok":
+        return f"its bs {bs} row in {cfg.artifacts.bench_json.name} failed last time"
+    if row.get("made_from") != bench_key(cfg, backend, _run_model(cfg, backend, bs, model)):
+        return f"its bs {bs} row in {cfg.artifacts.bench_json.name} was measured with another model or settings"
+    return None
 
 
-def _model_name(cfg: Settings, backend: str, bs: int) -> str:
-    from bitcli.stages.infer import standard_model
-
-    model = standard_model(backend, cfg.workdir, bs, weights=cfg["model.weights"])
-    return model if isinstance(model, str) else Path(model).name
-
-
-STEP_CHECKS: dict[str, Callable[[Settings, Any, str], str | None]] = {
-    "data": _data_check, "export": _export_check, "simplify": _simplify_check, "atc": _atc_check,
-    "infer": _infer_check, "eval": _eval_check, "bench": _bench_check,
+STEP_CHECKS: dict[str, Callable[..., str | None]] = {
+    "data": _data_check, "export": _export_check, "simplify": _simplify_check, "quantize": _quantize_check,
+    "atc": _atc_check, "infer": _infer_check, "eval": _eval_check, "bench": _bench_check,
 }

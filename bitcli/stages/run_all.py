@@ -7,11 +7,15 @@ the same stage function as its single command; nothing is implemented twice.
 Skipping: before each step :func:`bitcli.stages.plan.decide` says whether it
 is up to date (the same decision ``bit all --dry-run`` prints): a step whose
 artefact is current is not called; one that must run is called with the
-reason recorded on its row. infer, eval and bench results get a sidecar here
-(``result/result_bs8.json``, ``result/result_bs8_accuracy.json.json``,
-``bench/bench_bs8.json``) recording the digest of what they were made from,
-so changing the weights re-runs export and everything after it, a new
-``--bs`` adds only its rows, and a second run does nothing.
+reason recorded on its row. infer, eval and bench use the same records as the
+single commands (:mod:`bitcli.stages.results`): the result folder's sidecar
+(``result/onnxruntime/result_bs8.json``), the accuracy record's, and the
+``made_from`` of each bench.json row, so changing the weights re-runs export and
+everything after it, a new ``--bs`` adds only its rows, a second run does
+nothing, and a run after the standalone commands reuses their figures. Results
+are kept per backend and precision (:mod:`bitcli.stages.slots`); an older
+workdir's layout is moved once at the start (``AllResult.notes`` says so).
+``--om-dir`` adopts existing ``.om`` files: used as they are, never rebuilt.
 
 Failures: a failing batch size keeps its row with the reason and the other
 sizes go on; a failing global step (data, export) stops the run. Every
@@ -24,17 +28,15 @@ so ``--only bench`` still reports the accuracy of the earlier run.
 
 from __future__ import annotations
 
-import hashlib
-import json
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Protocol
 
-from bitcli.artifacts import atomic_write_text, is_current, read_json_object, read_sidecar, sidecar_path, write_sidecar
+from bitcli.artifacts import read_sidecar
 from bitcli.config import Settings
 from bitcli.errors import BitError, ConfigError, DataError
-from bitcli.report_rows import BsRow, collect_rows, file_digest, run_context
+from bitcli.report_rows import BsRow, collect_rows, run_context
 
 STEPS = ("data", "export", "simplify", "quantize", "atc", "infer", "eval", "bench")
 PER_BS = ("simplify", "quantize", "atc", "infer", "eval", "bench")
@@ -101,10 +103,15 @@ class AllResult:
     context: dict[str, Any] = field(default_factory=dict)
     chip: str | None = None     # SoC the .om files were built for (ascend only)
     compare: dict[str, Any] | None = None   # --compare N: this run's backend/precision vs fp32 onnxruntime
+    precision: str = "fp32"
+    adopted: dict[int, Path] = field(default_factory=dict)  # bs → an existing .om used as it is (--om-dir)
+    notes: list[str] = field(default_factory=list)          # one-off messages (old layouts moved)
 
     @property
     def failed(self) -> bool:
-        return any(r.status != "ok" for r in self.rows) or any(s.status == "failed" for s in self.steps)
+        """A row of this run's backend failed or is incomplete, or a step failed (other slots' rows never fail it)."""
+        own = [r for r in self.rows if r.backend in (None, self.backend) and r.precision in (None, self.precision)]
+        return any(r.status != "ok" for r in own) or any(s.status == "failed" for s in self.steps)
 
 
 # --------------------------------------------------------------------------- planning
@@ -125,7 +132,8 @@ def demo_overrides(cfg: Settings) -> dict[str, Any]:
     return flags
 
 
-def plan_steps(from_step: str | None, only: tuple[str, ...] | None, ascend: bool) -> tuple[str, ...]:
+def plan_steps(from_step: str | None, only: tuple[str, ...] | None, ascend: bool,
+               precision: str = "fp32") -> tuple[str, ...]:
     """The steps to run, in pipeline order.
 
     Raises:
@@ -143,6 +151,8 @@ def plan_steps(from_step: str | None, only: tuple[str, ...] | None, ascend: bool
     steps = STEPS[STEPS.index(from_step):] if from_step else tuple(s for s in STEPS if not only or s in only)
     if "atc" in steps and not ascend:
         steps = tuple(s for s in steps if s != "atc")  # .om files only matter to the ascend backend
+    if precision != "int8":
+        steps = tuple(s for s in steps if s != "quantize")  # the int8 model only matters to precision int8
     return steps
 
 
@@ -158,6 +168,7 @@ def run_all(
     demo: bool = False,
     events: Events | None = None,
     compare: int | None = None,
+    om_dir: Path | None = None,
 ) -> AllResult:
     """Run the pipeline for every batch size of ``cfg`` and write the report files.
 
@@ -169,6 +180,8 @@ def run_all(
         demo: label every output as the offline demo.
         events: progress sink (the command's display); None is silent.
         compare: compare this run's backend/precision with fp32 onnxruntime on this many samples.
+        om_dir: a folder of existing ``bit_bs{N}.om`` files to use as they are (ascend): never
+            rebuilt or overwritten; the atc step says ``skipped: adopted DIR/bit_bs8.om``.
 
     Returns:
         The :class:`AllResult`; its rows come from the artefacts on disk.
@@ -180,16 +193,17 @@ def run_all(
 
     events = events or _Silent()
     cls, why = select_backend(cfg["backend"], {"set_env": cfg["ascend.set_env"]})
-    steps = plan_steps(from_step, only, ascend=cls.name == "ascend")
-    if cfg["precision"] != "int8":
-        steps = tuple(s for s in steps if s != "quantize")  # the int8 model only matters to precision int8
+    steps = plan_steps(from_step, only, ascend=cls.name == "ascend", precision=cfg["precision"])
     result = AllResult(backend=cls.name, backend_reason=why, device=cls.name, demo=demo,
-                       batch_sizes=cfg.batch_sizes)
+                       batch_sizes=cfg.batch_sizes, precision=cfg["precision"])
+    if om_dir is not None:
+        result.adopted = adopted_oms(Path(om_dir), cfg.batch_sizes, cls.name)
     events.plan(steps, cfg.batch_sizes)
     failed: dict[int, tuple[str, str | None]] = {}  # bs → (reason, fix)
     ran: set[tuple[str, int | None]] = set()  # steps done in this run: their dependents re-run too
     names = cfg.artifacts
     names.workdir.mkdir(parents=True, exist_ok=True)
+    result.notes += _migrate(names)
     for step in steps:
         if step in PER_BS:
             for bs in cfg.batch_sizes:
@@ -203,13 +217,13 @@ def run_all(
             _, error = _run_step(step, None, cfg, cls, force, events, result, ran)
             if error is not None:
                 raise error  # nothing after data/export can run without them
-    result.rows = collect_rows(cfg, cls.name, failed)
-    if result.device == cls.name:  # nothing ran this time: the bench records know the device
-        devices = [(read_json_object(names.bench_record(bs)) or {}).get("device") for bs in cfg.batch_sizes]
-        result.device = next((d for d in devices if d), result.device)
     if cls.name == "ascend" and result.chip is None:  # atc not run this time: the .om sidecars know
-        socs = [(read_sidecar(names.om(bs)) or {}).get("soc_version") for bs in cfg.batch_sizes]
+        oms = [result.adopted.get(bs, names.om(bs)) for bs in cfg.batch_sizes]
+        socs = [(read_sidecar(om) or {}).get("soc_version") for om in oms]
         result.chip = next((s for s in socs if s), None)
+    result.rows = collect_rows(cfg, cls.name, failed, adopted=result.adopted)
+    if result.device == cls.name:  # nothing ran this time: the rows' records know the device
+        result.device = next((r.device for r in result.rows if r.backend == cls.name and r.device), result.device)
     result.context = run_context(cfg, result)
     if compare:
         result.compare = compare_with_fp32(cfg, cls, compare)
@@ -225,9 +239,9 @@ def _run_step(step: str, bs: int | None, cfg: Settings, cls: Any, force: bool, e
     started = time.perf_counter()
     error = reason = None
     try:
-        reason = decide(step, bs, cfg, cls.name, force=force, ran=ran)
+        reason = decide(step, bs, cfg, cls.name, force=force, ran=ran, adopted=result.adopted)
         if reason is None:
-            status, detail = "up to date", str(artifact_of(step, bs, cfg))
+            status, detail = "up to date", str(artifact_of(step, bs, cfg, cls.name))
         else:  # decided here: the stage redoes it (data keeps its own check: it resumes and guards foreign files)
             status, detail = STEP_FUNCTIONS[step](cfg, bs, cls, force if step == "data" else True, tick, result)
         record = StepRecord(step, bs, status, time.perf_counter() - started, detail, reason=reason)
@@ -281,6 +295,8 @@ def _simplify(cfg: Settings, bs: int, cls: Any, force: bool, tick: Tick, result:
 def _atc(cfg: Settings, bs: int, cls: Any, force: bool, tick: Tick, result: AllResult) -> tuple[str, str]:
     from bitcli.stages.atc import om_from_onnx
 
+    if bs in result.adopted:  # used as it is: never rebuilt, never overwritten
+        return f"skipped: adopted {result.adopted[bs]}", "sha256 " + _short_sha(result.adopted[bs])
     done = om_from_onnx(cfg.workdir, (bs,), chip=cfg["ascend.chip"], set_env=cfg["ascend.set_env"],
                         precision_mode=cfg["ascend.precision_mode"], image_size=cfg["model.image_size"],
                         force=force, log_dir=cfg.artifacts.logs)
@@ -311,79 +327,100 @@ def compare_with_fp32(cfg: Settings, cls: Any, samples: int) -> dict[str, Any]:
         return {"status": "failed", "reason": exc.message, "hint": exc.hint}
 
 
-def _model_key(cfg: Settings, backend: str, bs: int) -> tuple[str, str]:
-    """(model path, digest of what it was made from) for the backend's standard model."""
+def _short_sha(path: Path) -> str:
+    from bitcli.stages.identity import model_digest, short
+
+    return short(model_digest(path))
+
+
+def adopted_oms(om_dir: Path, batch_sizes: tuple[int, ...], backend: str) -> dict[int, Path]:
+    """``DIR/bit_bs{N}.om`` for each bs, checked to exist and to be built for that bs (bit's sidecar).
+
+    Raises:
+        ConfigError: --om-dir with a backend that runs no .om, a missing folder or file, a wrong batch size.
+    """
+    from bitcli.artifacts import Artifacts
+    from bitcli.ascend.om_batch import check_om_batch, sidecar_batch
+
+    if backend != "ascend":
+        raise ConfigError(f"--om-dir is for the ascend backend; {backend} runs no .om",
+                          hint="pass --backend ascend, or drop --om-dir")
+    if not om_dir.is_dir():
+        raise ConfigError(f"--om-dir {om_dir} is not a folder", hint="pass the folder that holds bit_bs{N}.om")
+    found = {bs: Artifacts(om_dir).om(bs) for bs in batch_sizes}
+    missing = [str(p) for p in found.values() if not p.is_file()]
+    if missing:
+        raise ConfigError(f"--om-dir has no {', '.join(Path(m).name for m in missing)} ({', '.join(missing)})",
+                          hint="name each .om bit_bs{N}.om for its batch size, or choose --bs to match the files")
+    for bs, om in found.items():
+        check_om_batch(om, bs, sidecar_batch(om))
+    return {bs: om.resolve() for bs, om in found.items()}
+
+
+def _migrate(names: Any) -> list[str]:
+    """Old layouts moved once: result/result_bs{N} into its slot, bench/bench_bs{N}.json into bench.json."""
+    from bitcli.stages.bench import migrate_bench_records
+    from bitcli.stages.slots import migrate_legacy
+
+    return migrate_legacy(names) + migrate_bench_records(names)
+
+
+def model_for(cfg: Settings, backend: str, bs: int, result: AllResult) -> Path | str:
+    """The model ``bs`` runs: an adopted ``.om`` (``--om-dir``), else the backend's standard one."""
     from bitcli.quant.model import precision_model
 
-    model = precision_model(backend, cfg.workdir, bs, cfg["precision"], weights=cfg["model.weights"])
-    if model == "random":
-        return model, f"random:seed={cfg['model.seed']}:{cfg['model.arch']}"
-    meta = read_sidecar(Path(model))
-    blob = json.dumps(meta, sort_keys=True) if meta else f"{model}:{Path(model).stat().st_mtime_ns if Path(model).exists() else 0}"
-    return str(model), hashlib.sha256(blob.encode()).hexdigest()
-
-
-def _data_key(cfg: Settings) -> str:
-    return file_digest(cfg.artifacts.data_manifest)
+    if bs in result.adopted:
+        return result.adopted[bs]
+    return precision_model(backend, cfg.workdir, bs, cfg["precision"], weights=cfg["model.weights"])
 
 
 def _infer(cfg: Settings, bs: int, cls: Any, force: bool, tick: Tick, result: AllResult) -> tuple[str, str]:
-    from bitcli.stages import infer
+    from bitcli.stages.results import infer_bs
+    from bitcli.stages.slots import slot_for
 
     names = cfg.artifacts
-    model, digest = _model_key(cfg, cls.name, bs)
-    expected = {"backend": cls.name, "model_digest": digest, "data": _data_key(cfg),
-                "devices": list(cfg["ascend.devices"])}
-    if not force and is_current(names.result_dir(bs), expected) and names.summary_json(bs).is_file():
-        return "up to date", str(names.result_dir(bs))
-    backend = cls(infer.options_from_settings(cfg, bs, model))
-    sidecar_path(names.result_dir(bs)).unlink(missing_ok=True)  # bit's own record; rewritten only on success
-    done = infer.outputs_from_bins(backend, names.dataset_bin, names.result_root, force=True, progress=tick)
+    root = names.result_root / slot_for(cfg, cls.name)
+    done = infer_bs(cfg, cls, bs, model_for(cfg, cls.name, bs, result), root, input_dir=names.dataset_bin,
+                    force=force, progress=tick)
+    if done.status == "up to date":
+        return "up to date", str(done.result_dir)
     result.device = done.device
     if done.nonfinite:  # no sidecar: the outputs are not "up to date" for eval, bench or a rerun
         raise DataError(
             f"{len(done.nonfinite)} of {done.samples} outputs hold NaN/inf (first: {', '.join(done.nonfinite[:3])})",
             hint="the model computes non-finite logits: check the weights (`bit export --force` verifies them)")
-    write_sidecar(names.result_dir(bs), expected)
     return "done", f"{done.samples} outputs, {done.throughput:,.1f} img/s compute"
 
 
 def _eval(cfg: Settings, bs: int, cls: Any, force: bool, tick: Tick, result: AllResult) -> tuple[str, str]:
-    from bitcli.stages.evaluate import accuracy_from_outputs
     from bitcli.stages.provenance import check_data
+    from bitcli.stages.results import eval_folder
+    from bitcli.stages.slots import result_dir_for, slot_for
 
     names = cfg.artifacts
-    summary = names.summary_json(bs)
-    expected = {"summary": file_digest(summary), "labels": file_digest(names.label_txt),
-                "data": file_digest(names.data_manifest)}
-    if not force and is_current(names.accuracy_json(bs), expected):
-        return "up to date", str(names.accuracy_json(bs))
-    note = check_data(names.result_dir(bs), names.data_manifest, bs=bs)  # refuses outputs of other data
-    done = accuracy_from_outputs(names.result_dir(bs), names.label_txt, topk=5, num_classes=cfg["model.num_classes"])
-    write_sidecar(names.accuracy_json(bs), expected)
+    folder = result_dir_for(names, bs, slot_for(cfg, cls.name))
+    note = check_data(folder, names.data_manifest, bs=bs)  # refuses outputs of other data
+    done = eval_folder(folder, names.label_txt, names.data_manifest, num_classes=cfg["model.num_classes"], force=force)
+    if done.status == "up to date":
+        return "up to date", str(done.json_path)
     return "done", f"top-1 {done.topk[1]:.2%} on {done.samples}" + (" (provenance unknown)" if note else "")
 
 
 def _bench(cfg: Settings, bs: int, cls: Any, force: bool, tick: Tick, result: AllResult) -> tuple[str, str]:
     from bitcli.stages import infer
     from bitcli.stages.bench import throughput_per_bs
+    from bitcli.stages.results import bench_plan
 
-    record = cfg.artifacts.bench_record(bs)
-    model, digest = _model_key(cfg, cls.name, bs)
-    # like infer: another device set is another measurement (ais_bench sums over devices)
-    expected = {"backend": cls.name, "model_digest": digest, "loop": cfg["bench.loop"], "warmup": cfg["bench.warmup"],
-                "devices": list(cfg["ascend.devices"])}
-    if not force and is_current(record, expected):
-        return "up to date", str(record)
+    model = model_for(cfg, cls.name, bs, result)
     done = throughput_per_bs(cls, lambda size: infer.options_from_settings(cfg, size, model), (bs,),
-                             warmup=cfg["bench.warmup"], loop=cfg["bench.loop"])
+                             warmup=cfg["bench.warmup"], loop=cfg["bench.loop"], json_path=cfg.artifacts.bench_json,
+                             plan=bench_plan(cfg, cls.name, force))
     row = done.rows[0]
     if row.status != "ok":
         raise BitError(row.reason or "bench failed", hint=row.hint)
-    result.device = done.device
-    atomic_write_text(record, json.dumps({"device": done.device, **row.to_json()}, indent=2) + "\n")
-    write_sidecar(record, expected)
-    return "done", f"{row.throughput:,.1f} img/s"
+    if row.run != "up to date":
+        result.device = done.device
+    return row.run, f"{row.throughput:,.1f} img/s"
 
 
 STEP_FUNCTIONS: dict[str, Callable[..., tuple[str, str]]] = {

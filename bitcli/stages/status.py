@@ -188,18 +188,18 @@ def _outputs_row(names: Artifacts, folder: Path) -> ArtifactStatus:
 
 
 def _accuracy_row(names: Artifacts, folder: Path, accuracy: Path) -> ArtifactStatus:
-    from bitcli.report_rows import file_digest
+    from bitcli.stages.results import eval_key
 
     doc = read_json_object(accuracy) or {}
     made_from = f"{folder.name}, {doc.get('samples', '?')} samples"
     row = ArtifactStatus(f"accuracy bs{_bs_key(folder)}", accuracy, made_from, _mtime(accuracy), None,
-                         "no record of what it was scored from (bit eval alone writes none)")
-    if read_sidecar(accuracy) is not None:
-        expected = {"summary": file_digest(summary_path(folder)), "labels": file_digest(names.label_txt),
-                    "data": file_digest(names.data_manifest)}
+                         "no record of what it was scored from (not written by this bit)")
+    meta = read_sidecar(accuracy)
+    if meta is not None:  # the key bit eval and bit all record (bitcli.stages.results.eval_key)
+        expected = eval_key(folder, names.label_txt, names.data_manifest, meta.get("limit"))
         row.reason = stale_reason(accuracy, expected, inputs={
-            "summary": f"the outputs of {folder.name} changed", "labels": f"{names.label_txt.name} changed",
-            "data": f"{names.dataset_bin.name} changed"})
+            "summary": f"the outputs of {folder.name} changed", "outputs": f"the outputs of {folder.name} changed",
+            "labels": f"{names.label_txt.name} changed", "data": f"{names.dataset_bin.name} changed"})
         row.current = row.reason is None
     elif (_mtime_ns(summary_path(folder)) or 0) > (_mtime_ns(accuracy) or 0):
         row.current, row.reason = False, f"{folder.name} was rewritten after it was scored"
@@ -207,19 +207,26 @@ def _accuracy_row(names: Artifacts, folder: Path, accuracy: Path) -> ArtifactSta
 
 
 def _bench_rows(names: Artifacts) -> list[ArtifactStatus]:
+    """One row per (backend × precision, bs) of bench.json: current while its model file is the one it timed."""
+    from bitcli.stages.bench import bench_documents, read_bench_json
+    from bitcli.stages.identity import model_digest
+
     rows = []
-    if names.bench_json.is_file():
-        doc = read_json_object(names.bench_json) or {}
-        made_from = f"{len(doc.get('results') or [])} rows by bit bench"
-        rows.append(ArtifactStatus("bench", names.bench_json, made_from, _mtime(names.bench_json), None,
-                                   "bit bench records no inputs"))
-    for path in sorted(names.bench_record(1).parent.glob("bench_bs*.json"), key=_bs_key):
-        if path.name.endswith(".json.json"):
-            continue
-        meta = read_sidecar(path) or {}
-        why = stale_reason(path)
-        rows.append(ArtifactStatus(f"bench bs{_bs_key(path)}", path, f"{meta.get('backend', '?')} model",
-                                   meta.get("made_at") or _mtime(path), why is None, why))
+    made_at = _mtime(names.bench_json)
+    for slot, doc in sorted(bench_documents(read_bench_json(names.bench_json)).items()):
+        for entry in doc.get("results") or []:
+            if not isinstance(entry, dict):
+                continue
+            made = entry.get("made_from") or {}
+            model = entry.get("model") or "?"
+            row = ArtifactStatus(f"bench {slot} bs{entry.get('bs')}", names.bench_json, f"{Path(str(model)).name}",
+                                 made_at, None, "no record of the model it timed")
+            if entry.get("status") != "ok":
+                row.current, row.reason = False, f"failed: {entry.get('reason') or 'see bit bench'}"
+            elif made.get("model_sha256"):
+                same = model == "random" or made["model_sha256"] == model_digest(model)
+                row.current, row.reason = (True, None) if same else (False, f"{Path(str(model)).name} changed since it was timed")
+            rows.append(row)
     return rows
 
 

@@ -37,7 +37,7 @@ def test_infer_refuses_a_bs1_om_asked_for_bs4(runner, work):
     assert result.exit_code != 0, result.output
     assert "bit_bs1.om is a batch-size-1 model, but batch size 4 was asked for" in result.stderr
     assert "use --bs 1" in result.stderr and "Traceback" not in result.output
-    assert not (work.parent / "result" / "result_bs4").exists()  # refused before ais_bench ran
+    assert not (work.parent / "result" / "ascend" / "result_bs4").exists()  # refused before ais_bench ran
     assert "samples/s" not in result.stdout
 
 

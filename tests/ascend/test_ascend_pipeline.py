@@ -24,13 +24,13 @@ def test_ascend_infer_then_eval_matches_onnxruntime(runner, standins, cifar_dir,
         result = invoke(runner, *step, *common)
         assert result.exit_code == 0, (step, result.output)
         assert "Traceback" not in result.output
-    ascend_dir, ort_dir = work / "result" / "result_bs4", work / "ort" / "result_bs4"
+    ascend_dir, ort_dir = work / "result" / "ascend" / "result_bs4", work / "ort" / "result_bs4"
     names = sorted(p.name for p in ascend_dir.iterdir())
     assert names == sorted(f"{i}_0.bin" for i in range(16)) == sorted(p.name for p in ort_dir.iterdir())
     for name in names:
         np.testing.assert_allclose(np.fromfile(ascend_dir / name, np.float32), np.fromfile(ort_dir / name, np.float32),
                                    rtol=1e-4, atol=1e-4)
-    summary = json.loads((work / "result" / "result_bs4_summary.json").read_text())
+    summary = json.loads((work / "result" / "ascend" / "result_bs4_summary.json").read_text())
     assert summary["throughput"] > 0 and "--output_dirname" in summary["args"]
     accuracies = []
     for folder in (ascend_dir, ort_dir):

@@ -40,6 +40,6 @@ def test_bit_all_on_two_devices(runner, standins, cifar_dir, trained_pth, tmp_pa
     inferred = [line.split("\t") for line in (tmp_path / "inferred.log").read_text().splitlines()]
     assert len(inferred) == 16 and len({name.rsplit("/", 1)[-1] for _, name in inferred}) == 16
     assert {dev for dev, _ in inferred} == {"0", "1"}  # both devices did half the work
-    result = work / "result" / "result_bs4"
+    result = work / "result" / "ascend" / "result_bs4"
     assert sorted(p.name for p in result.iterdir() if p.is_dir()) == DEVICE_DIRS[release]
     assert sum(len(list((result / d).glob("*_0.bin"))) for d in DEVICE_DIRS[release]) == 16

@@ -61,9 +61,9 @@ def test_infer_eval_bench_from_standard_names(runner, workdir):
     result = invoke(runner, "infer")
     ok(result)
     assert "backend: onnxruntime (auto: ascend unavailable" in result.stderr
-    out = workdir / "result" / "result_bs4"
+    out = workdir / "result" / "onnxruntime" / "result_bs4"
     assert sorted(p.name for p in out.iterdir()) == sorted(f"{i}_0.bin" for i in range(10))
-    summary = json.loads((workdir / "result" / "result_bs4_summary.json").read_text())
+    summary = json.loads((workdir / "result" / "onnxruntime" / "result_bs4_summary.json").read_text())
     assert summary["backend"] == "onnxruntime" and summary["NPU_compute_time"]["count"] == 3
 
     result = invoke(runner, "eval", "--json")
@@ -73,8 +73,8 @@ def test_infer_eval_bench_from_standard_names(runner, workdir):
     assert doc["samples"] == 10 and list(doc["topk"]) == ["1", "2", "3", "4", "5"]
     for k in (1, 2, 5):
         assert doc["topk"][str(k)] == pytest.approx(direct_topk(out, workdir / "label.txt", k))
-    saved = json.loads((workdir / "result" / "result_bs4_accuracy.json").read_text())
-    assert saved == {key: doc[key] for key in saved}
+    saved = json.loads((workdir / "result" / "onnxruntime" / "result_bs4_accuracy.json").read_text())
+    assert doc["status"] == "done" and saved == {key: doc[key] for key in saved}
     table = invoke(runner, "eval")
     ok(table)
     assert "top-1" in table.stdout and "97.62%" in table.stdout and "airplane" in table.stdout
@@ -90,11 +90,25 @@ def test_infer_eval_bench_from_standard_names(runner, workdir):
     assert json.loads((workdir / "bench.json").read_text()) == bench
 
 
-def test_existing_results_refused_without_force(runner, workdir):
+def test_rerun_is_up_to_date_and_a_folder_bit_did_not_write_is_refused(runner, workdir):
     ok(invoke(runner, "infer", "--limit", "2"))
-    fails(invoke(runner, "infer", "--limit", "2"), "already holds 2 files", "--force")
+    out = workdir / "result" / "onnxruntime" / "result_bs4"
+    before = {str(p): p.stat().st_mtime_ns for p in out.parent.rglob("*")}
+    again = invoke(runner, "infer", "--limit", "2")
+    ok(again)
+    assert "bs 4: up to date" in again.stderr
+    assert {str(p): p.stat().st_mtime_ns for p in out.parent.rglob("*")} == before  # nothing rewritten
+    other = invoke(runner, "infer", "--limit", "3")  # bit's own folder, made with another --limit: computed again
+    ok(other)
+    assert "is out of date (--limit changed" in " ".join(other.stderr.split())
+    assert len(list(out.iterdir())) == 3
     ok(invoke(runner, "infer", "--limit", "3", "--force"))
-    assert len(list((workdir / "result" / "result_bs4").iterdir())) == 3
+    mine = workdir / "result" / "torch" / "result_bs4"
+    mine.mkdir(parents=True)
+    (mine / "7_0.bin").write_bytes(b"\0" * 40)  # not bit's: no sidecar, no summary
+    fails(invoke(runner, "infer", "--backend", "torch", "--weights", "random", "--limit", "2"), "already holds 1 files",
+          "--force")
+    assert (mine / "7_0.bin").read_bytes() == b"\0" * 40
 
 
 def test_on_the_fly_equals_bins_and_torch_agrees(runner, workdir, cifar_dir, trained_pth):
@@ -102,7 +116,7 @@ def test_on_the_fly_equals_bins_and_torch_agrees(runner, workdir, cifar_dir, tra
     ok(invoke(runner, "infer", "--dataset-path", str(cifar_dir), "--limit", "6", "--output", "fly"))
     ok(invoke(runner, "infer", "--backend", "torch", "--limit", "6", "--output", "eager"))
     for i in range(6):
-        bins = np.fromfile(workdir / "result" / "result_bs4" / f"{i}_0.bin", dtype=np.float32)
+        bins = np.fromfile(workdir / "result" / "onnxruntime" / "result_bs4" / f"{i}_0.bin", dtype=np.float32)
         fly = np.fromfile(Path("fly") / "result_bs4" / f"{i}_0.bin", dtype=np.float32)
         eager = np.fromfile(Path("eager") / "result_bs4" / f"{i}_0.bin", dtype=np.float32)
         np.testing.assert_allclose(fly, bins, atol=1e-6, rtol=0)
@@ -145,7 +159,7 @@ def test_bad_flag_value_one_line_exit_2(runner, workdir, args, words):
 def test_input_file_of_wrong_size(runner, workdir):
     np.zeros(7, np.float32).tofile(workdir / "dataset_bin" / "0.bin")
     fails(invoke(runner, "infer"), "0.bin is 28 bytes, unlike the other 9 files (196608 bytes each)")
-    assert not (workdir / "result" / "result_bs4").exists()
+    assert not (workdir / "result" / "onnxruntime" / "result_bs4").exists()
 
 
 def test_eval_bad_labels_and_unknown_backend_unavailable(runner, workdir, monkeypatch):
@@ -158,7 +172,7 @@ def test_eval_bad_labels_and_unknown_backend_unavailable(runner, workdir, monkey
     fails(invoke(runner, "eval", "--label-path", "labels.txt"), "stem '0' is listed twice")
     Path("labels.txt").write_text("0 3\n1 2\n2 1\n")
     ok(invoke(runner, "eval", "--label-path", "labels.txt"))
-    np.zeros(11, np.float32).tofile(workdir / "result" / "result_bs4" / "1_0.bin")
+    np.zeros(11, np.float32).tofile(workdir / "result" / "onnxruntime" / "result_bs4" / "1_0.bin")
     fails(invoke(runner, "eval", "--bs", "4", "--label-path", "labels.txt"), "holds 11 floats")
     from bitcli.backends.onnxrt import OnnxRuntimeBackend
 

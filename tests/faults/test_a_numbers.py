@@ -232,7 +232,7 @@ def test_infer_and_eval_on_a_model_giving_nan_exit_1(runner, tmp_path, work, tin
     result = invoke(runner, "infer", "--model", str(bad))
     one_line_failure(result, "non-finite model outputs: bs 2: 10 of 10 outputs hold NaN/inf (first: 0_0.bin, 1_0.bin, 2_0.bin)",
                      code=1)
-    summary = json.loads((work / "result" / "result_bs2_summary.json").read_text())
+    summary = json.loads((work / "result" / "onnxruntime" / "result_bs2_summary.json").read_text())
     assert summary["nonfinite_outputs"]["count"] == 10
     one_line_failure(invoke(runner, "eval"), "10 of 10 output files hold NaN/inf", code=1)
 
@@ -264,8 +264,8 @@ def test_infer_on_a_full_disk_keeps_the_old_result(tmp_path, work):
 def test_infer_with_a_file_size_limit_never_publishes_empty_outputs(tmp_path, work):
     proc = bit_proc(["infer"], tmp_path, fsize=20)  # every 40-byte output is over the limit
     one_line_failure(proc, "file size limit reached while writing in", code=1)
-    assert not (work / "result" / "result_bs2").exists()
-    assert not (work / "result" / "result_bs2_summary.json").exists()
+    assert not (work / "result" / "onnxruntime" / "result_bs2").exists()
+    assert not (work / "result" / "onnxruntime" / "result_bs2_summary.json").exists()
 
 
 def test_export_with_a_file_size_limit_is_one_line_and_leaves_nothing(tmp_path, tiny_models):

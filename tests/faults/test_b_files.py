@@ -129,7 +129,7 @@ def test_data_label_file_of_its_own_is_replaced(runner, tmp_path, synth_set):
 
 @pytest.mark.parametrize("flag", ["--input", "--dataset-path"])
 def test_infer_output_over_its_input_folder_is_refused(runner, tmp_path, work, flag):
-    res = work / "result" / "result_bs2"
+    res = work / "result" / "onnxruntime" / "result_bs2"
     res.mkdir(parents=True)
     (res / "mine.txt").write_text("keep")
     before = tree_state(work)

@@ -99,7 +99,7 @@ def test_odd_npy_in_the_input_folder_is_one_line(runner, tmp_path, work, array):
     np.save(work / "dataset_bin" / "odd.npy", array, allow_pickle=True)
     result = invoke(runner, "infer")
     one_line_failure(result, "odd.npy", code=1)
-    assert not (work / "result" / "result_bs2").exists()
+    assert not (work / "result" / "onnxruntime" / "result_bs2").exists()
 
 
 @pytest.mark.parametrize("content", [b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR", b"PK\x03\x04\0\0binary", b"\0\0\0\0"])

@@ -92,7 +92,7 @@ def test_accuracy_in_report_matches_the_outputs(demo_run):
 
     _, _, work, _ = demo_run
     labels = [int(x) for x in (work / "label.txt").read_text().split()]
-    logits = np.stack([np.fromfile(work / "result" / "result_bs4" / f"{i}_0.bin", dtype=np.float32) for i in range(12)])
+    logits = np.stack([np.fromfile(work / "result" / "onnxruntime" / "result_bs4" / f"{i}_0.bin", dtype=np.float32) for i in range(12)])
     top1 = float(np.mean(logits.argmax(1) == np.array(labels)))
     assert _report(work)["results"][1]["topk"]["1"] == pytest.approx(top1)
 
@@ -210,7 +210,7 @@ def test_nan_outputs_fail_the_infer_step_itself(demo_run, runner, tmp_path):
     assert steps[("infer", 1)]["status"] == "failed"
     assert "12 of 12 outputs hold NaN/inf (first: 0_0.bin, 1_0.bin, 2_0.bin)" in steps[("infer", 1)]["detail"]
     row = {r["bs"]: r for r in report["results"]}[1]
-    assert row["status"] != "ok" and not (work / "result" / "result_bs1.json").exists()
+    assert row["status"] != "ok" and not (work / "result" / "onnxruntime" / "result_bs1.json").exists()
 
 
 def test_interrupted_run_resumes_to_the_same_report(demo_run, tmp_path):

@@ -252,7 +252,7 @@ def test_eval_refuses_outputs_of_other_data_with_the_same_count(first_run, runne
 
 def test_a_result_folder_without_a_record_is_scored_with_a_note(first_run, runner, tmp_path):
     profile, work = _copy(first_run, tmp_path)
-    summary = work / "result" / "result_bs1_summary.json"
+    summary = work / "result" / "onnxruntime" / "result_bs1_summary.json"
     doc = json.loads(summary.read_text())
     assert len(doc.pop("data_sha256")) == 64  # bit infer recorded it
     summary.write_text(json.dumps(doc))  # as ais_bench (or an older bit) writes it

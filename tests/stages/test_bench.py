@@ -88,7 +88,7 @@ def test_failed_batch_size_stays_a_row(tmp_path):
     assert doc["backend"] == "fake" and doc["device"] == "fake"
     assert doc["results"][0] == {"bs": 1, "throughput": pytest.approx(500.0),
                                  "latency_ms": {"min": 2.0, "max": 2.0, "mean": 2.0, "median": 2.0, "percentile(90%)": 2.0,
-                                                "percentile(99%)": 2.0, "count": 3}, "status": "ok"}
+                                                "percentile(99%)": 2.0, "count": 3}, "status": "ok", "run": "done"}
     assert doc["results"][1]["status"] == "failed" and doc["results"][1]["throughput"] is None
     assert doc["results"][1]["reason"] == "model file not found: bit_bs4_sim.onnx" and "reason" not in doc["results"][0]
     assert result.rows[1].model == "fake.model" and (doc["loop"], doc["warmup"]) == (3, 1)
@@ -128,12 +128,12 @@ def test_rows_and_json_keep_every_field(tmp_path):
     assert rows == result.rows and rows[0].model == "m2.onnx" and rows[0].bs == 2
     assert result.device == "fake device 0" and result.json_path == path
     text = path.read_text()
-    assert text.startswith('{\n  "backend": "fake",\n  "device": "fake device 0",\n  "loop": 2,\n  "warmup": 0,')
+    assert text.startswith('{\n  "backend": "fake",\n  "precision": "fp32",\n  "device": "fake device 0",\n  "loop": 2,\n  "warmup": 0,')
     assert text.endswith("}\n")
     crashed = throughput_per_bs(Crashy, lambda bs: fake_options(bs, model="c.onnx"), (8,), warmup=0, loop=1)
     (row,) = crashed.rows
     assert (row.bs, row.status, row.reason, row.model, row.throughput) == (8, "failed", "ValueError: ", "c.onnx", None)
-    assert row.to_json() == {"bs": 8, "throughput": None, "latency_ms": None, "status": "failed",
+    assert row.to_json() == {"bs": 8, "throughput": None, "latency_ms": None, "status": "failed", "run": "failed",
                              "reason": "ValueError: "}
     assert crashed.device == "fake"  # no row ran: the backend's name
     assert crashed.to_json()["results"] == [row.to_json()]
