@@ -63,7 +63,8 @@ def data_cli(
     if as_json:
         from bitcli.commands._common import emit_json
 
-        emit_json([report.data_summary(result)], status="up to date" if result.skipped else "done")
+        doc = report.data_summary(result)  # one row: its fields also at the top
+        emit_json([doc], **doc)
     else:
         report.render_data(result)
 

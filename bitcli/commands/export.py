@@ -62,6 +62,7 @@ def export_cli(
     if as_json:
         from bitcli.commands._common import emit_json
 
-        emit_json([report.export_summary(result)], status="up to date" if result.skipped else "done")
+        doc = report.export_summary(result)  # one row: its fields also at the top
+        emit_json([doc], **doc)
     else:
         report.render_export(result)

@@ -79,7 +79,7 @@ def test_each_step_run_again_is_up_to_date_and_changes_nothing(work, runner, arg
 def test_json_says_up_to_date_in_the_same_words(work, runner):
     profile, work = work
     simplify = invoke(runner, "simplify", "--bs", "1,2", "-w", str(work), "-p", str(profile), "--json")
-    assert [r["status"] for r in json.loads(simplify.stdout)["rows"]] == ["up to date", "up to date"]
+    assert [r["status"] for r in json.loads(simplify.stdout)["results"]] == ["up to date", "up to date"]
     export = invoke(runner, "export", "-w", str(work), "-p", str(profile), "--json")
     assert json.loads(export.stdout)["status"] == "up to date"
     data = invoke(runner, "data", "-w", str(work), "-p", str(profile), "--json")
@@ -102,7 +102,7 @@ def test_a_corrupted_simplified_model_is_remade_by_simplify(work, runner):
     (work / "bit_bs2_sim.onnx").write_bytes(b"garbage, same name")
     result = invoke(runner, "simplify", "--bs", "1,2", "-w", str(work), "-p", str(profile), "--json")
     assert result.exit_code == 0, result.output[-2000:]
-    rows = {r["bs"]: r for r in json.loads(result.stdout)["rows"]}
+    rows = {r["bs"]: r for r in json.loads(result.stdout)["results"]}
     assert rows[1]["status"] == "up to date"
     assert rows[2]["status"] == "done" and rows[2]["reason"] == "bit_bs2_sim.onnx changed since it was written"
     import onnx
@@ -122,5 +122,5 @@ def test_a_reexport_makes_the_simplified_models_stale(work, runner):
     assert stale == {f"bit_bs{bs}_sim.onnx": f"bit.onnx was re-exported after bit_bs{bs}_sim.onnx was made"
                      for bs in (1, 2)}
     result = invoke(runner, "simplify", "--bs", "1", "-w", str(work), "-p", str(seven), "--json")
-    row = json.loads(result.stdout)["rows"][0]
+    row = json.loads(result.stdout)["results"][0]
     assert row["status"] == "done" and row["reason"] == "bit.onnx was re-exported after bit_bs1_sim.onnx was made"

@@ -227,15 +227,15 @@ def test_bench_takes_a_model_file_and_refuses_one_om_for_several_bs(chain, runne
     om = tmp_path / "x.om"
     om.write_bytes(b"not a real om")
     refused = invoke(runner, "bench", "--bs", "1,2", "--model", str(om), *args)
-    assert refused.exit_code == 1 and "is one .om, but --bs 1,2 asks for 2 batch sizes" in " ".join(refused.stderr.split())
+    assert refused.exit_code == 2 and "is one .om, but --bs 1,2 asks for 2 batch sizes" in " ".join(refused.stderr.split())
     both = invoke(runner, "infer", "--model", str(model), "--model-dir", str(work), *args)
-    assert both.exit_code == 1 and "--model and --model-dir both given" in both.stderr
+    assert both.exit_code == 2 and "--model and --model-dir both given" in both.stderr
 
 
 def test_om_dir_needs_the_ascend_backend(chain, runner, tmp_path):
     args, work = _copy(chain, tmp_path)
     result = invoke(runner, *ALL, "--om-dir", str(work), "--backend", "onnxruntime", *args)
-    assert result.exit_code == 1 and "--om-dir is for the ascend backend" in result.stderr
+    assert result.exit_code == 2 and "--om-dir is for the ascend backend" in result.stderr
 
 
 def _sha256(path: Path) -> str:
