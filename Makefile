@@ -34,10 +34,12 @@ test-random:
 # Mutation testing of the numeric core (tests/mutmut.cfg: modules and their fast test selections).
 # mutmut reads setup.cfg; the project has none, so the config is copied in for the run only.
 # mutmut tests a copy under mutants/: BITCLI_TEST_SHARED keeps ../shared's real-data tests in the run.
+# OMP_NUM_THREADS=1: mutmut forks each mutant's run from a process whose torch already started OpenMP
+# threads, and a forked child's first threaded conv then hangs forever (asleep: no CPU-time timeout).
 mutate:
 	rm -rf mutants  # mutmut 3 reuses an old copy and would ignore a changed config
 	cp tests/mutmut.cfg setup.cfg
-	BITCLI_TEST_SHARED=$(CURDIR)/../shared $(PYTHON) -m mutmut run; status=$$?; $(PYTHON) -m mutmut results; \
+	OMP_NUM_THREADS=1 BITCLI_TEST_SHARED=$(CURDIR)/../shared $(PYTHON) -m mutmut run; status=$$?; $(PYTHON) -m mutmut results; \
 	rm -f setup.cfg; exit $$status
 
 bench:
