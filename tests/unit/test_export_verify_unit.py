@@ -299,3 +299,23 @@ def test_a_missing_runtime_is_named_with_what_it_is_for(missing, call, purpose, 
         else:
             simplify_stage._compare_models(path, path, "image", (1, 3, 8, 8))
     assert err.value.message.startswith(f"Python package '{missing}' is not importable (needed for {purpose}): ")
+
+
+def test_verification_runs_on_onnxruntime_cpu_provider(tmp_path, monkeypatch, probes):
+    """Both checks name the CPU provider: an onnxruntime with GPU/CANN providers refuses a session
+    without ``providers`` (since ORT 1.9), and the reference comparison must not move to an accelerator."""
+    import onnxruntime
+
+    asked = []
+    real = onnxruntime.InferenceSession
+
+    def spy(path, *args, **kwargs):
+        asked.append(kwargs.get("providers"))
+        return real(path, *args, **kwargs)
+
+    monkeypatch.setattr(onnxruntime, "InferenceSession", spy)
+    model = _torch_model()
+    path = _onnx(model, tmp_path / "m.onnx", decoy=False)
+    export_stage.verify_onnx(model, path, probes)
+    simplify_stage._compare_models(path, path, "image", (1, 3, 8, 8))
+    assert asked == [["CPUExecutionProvider"]] * 3
