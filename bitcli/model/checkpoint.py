@@ -95,8 +95,7 @@ def load_checkpoint(
             f"weights file not found: {path}",
             hint=f"pass --weights PATH or --weights random; the ModelZoo bit.pth is at {MODELZOO_BIT_PTH_URL}",
         )
-    kind = _sniff(path)
-    if kind == "npz":
+    if _is_npz(path):
         return _load_npz(path, arch, num_classes)
     fmt, state_dict = _classify(_safe_torch_load(path), path)
     model = _model_from_state_dict(state_dict, arch, num_classes, path)
@@ -124,7 +123,8 @@ def random_model(arch: str, num_classes: int, seed: int) -> LoadedModel:
 # --------------------------------------------------------------------------- reading files
 
 
-def _sniff(path: Path) -> str:
+def _is_npz(path: Path) -> bool:
+    """True for a zip of ``.npy`` arrays, False for a torch.save file (zip or legacy pickle)."""
     with open(path, "rb") as fh:
         head = fh.read(4)
     if head.startswith(b"PK\x03\x04"):
@@ -132,11 +132,9 @@ def _sniff(path: Path) -> str:
             names = zipfile.ZipFile(path).namelist()
         except zipfile.BadZipFile as exc:
             raise CheckpointError(f"{path} is a damaged zip file: {exc}") from None
-        if not any(n.endswith("data.pkl") for n in names) and any(n.endswith(".npy") for n in names):
-            return "npz"
-        return "torch"
+        return not any(n.endswith("data.pkl") for n in names) and any(n.endswith(".npy") for n in names)
     if head[:1] == b"\x80":  # pickle protocol >= 2: legacy (non-zip) torch.save
-        return "torch"
+        return False
     raise CheckpointError(
         f"{path} is not a checkpoint: neither a torch.save file nor a .npz (starts with {head!r})",
         hint="pass the ModelZoo bit.pth, a state_dict .pth, a train.py checkpoint or a BiT .npz",

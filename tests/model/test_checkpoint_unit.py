@@ -160,6 +160,31 @@ def test_mixed_zip_with_a_data_pkl_is_a_torch_file(tiny, tiny_sd, tmp_path):
     assert load_checkpoint(path).format == "state_dict"
 
 
+def _as_saved_on_gpu(path):
+    """Rewrite a torch.save zip as if its tensors had been saved from cuda:0 (the storage location
+    string in data.pkl's persistent ids), as a checkpoint saved on a training GPU is."""
+    with zipfile.ZipFile(path) as src:
+        members = {name: src.read(name) for name in src.namelist()}
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_STORED) as dst:
+        for name, data in members.items():
+            if name.endswith("/data.pkl"):
+                assert b"X\x03\x00\x00\x00cpu" in data
+                data = data.replace(b"X\x03\x00\x00\x00cpu", b"X\x06\x00\x00\x00cuda:0")
+            dst.writestr(name, data)
+
+
+def test_checkpoint_saved_on_a_gpu_loads_on_a_cpu_only_host(tiny, tiny_sd, tmp_path):
+    path = tmp_path / "gpu.pth"
+    torch.save(tiny_sd, path)
+    _as_saved_on_gpu(path)
+    if not torch.cuda.is_available():
+        with pytest.raises(RuntimeError, match="CUDA"):
+            torch.load(path, weights_only=True)  # what a load without map_location does here
+    model = load_checkpoint(path).model
+    assert model.root.conv.weight.device.type == "cpu"
+    assert torch.equal(model.root.conv.weight, tiny_sd["root.conv.weight"])
+
+
 # --------------------------------------------------------------------------- random weights
 
 
@@ -214,8 +239,8 @@ def _npz(sd: dict, path, **changes):
 def test_npz_loads_the_same_function(tiny, tiny_sd, probe, tmp_path):
     path = write_google_npz(tiny_sd, tmp_path / "BiT-M-R50x1.pth")  # a torch suffix: sniffed, not named
     loaded = load_checkpoint(path)
-    assert (loaded.format, loaded.num_classes, loaded.source, loaded.random, loaded.notes) == (
-        "npz", 10, str(path), False, [])  # fmt: skip
+    assert (loaded.format, loaded.arch, loaded.num_classes, loaded.source, loaded.random, loaded.notes) == (
+        "npz", "BiT-M-R50x1", 10, str(path), False, [])  # fmt: skip
     assert loaded.digest == hashlib.sha256(path.read_bytes()).hexdigest()
     assert tiny == [("BiT-M-R50x1", 10)]
     assert not loaded.model.training
@@ -379,6 +404,10 @@ def test_truncated_or_garbled_pickles_are_unreadable_files(data, what, tmp_path)
         assert message.endswith(f": {what}")
 
 
+def test_download_addresses():
+    assert ck.bit_npz_url("BiT-S-R101x3") == "https://storage.googleapis.com/bit_models/BiT-S-R101x3.npz"
+
+
 def test_missing_file_and_folder(tmp_path):
     assert _err(tmp_path / "nope.pth") == f"weights file not found: {tmp_path / 'nope.pth'}"
     assert _err(tmp_path) == f"--weights {tmp_path} is a folder, not a checkpoint file"
@@ -407,6 +436,15 @@ def test_pickle_naming_another_global_is_refused_unexecuted(tmp_path):
     assert _err(tmp_path / "evil.pth") == (
         f"refused to unpickle {tmp_path / 'evil.pth'}: it names '{os.system.__module__}.system', which is not on the "
         "allow-list (tensors, containers, torch.nn layers and big_transfer's ResNetV2 classes)")
+    assert not marker.exists()
+
+
+def test_pickle_is_refused_even_when_torch_is_told_to_trust_pickles(tmp_path, monkeypatch):
+    """TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD turns torch.load's default into weights_only=False: ours is explicit."""
+    monkeypatch.setenv("TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD", "1")
+    marker = tmp_path / "pwned"
+    torch.save({"model": _Payload(marker)}, tmp_path / "evil.pth")
+    assert _err(tmp_path / "evil.pth").startswith(f"refused to unpickle {tmp_path / 'evil.pth'}: it names ")
     assert not marker.exists()
 
 

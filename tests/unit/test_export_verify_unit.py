@@ -10,6 +10,8 @@ versions are tests/stages/test_tolerances.py (R50x1 exports, too slow per mutant
 
 from __future__ import annotations
 
+import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -178,14 +180,18 @@ def test_simplify_one_writes_a_verified_model_and_its_sidecar(tmp_path):
 
     source = _onnx(_torch_model(), tmp_path / "bit.onnx", decoy=False)
     out = tmp_path / "bit_bs2_sim.onnx"
+    started = time.perf_counter()
     row = simplify_stage._simplify_one(onnx.load(str(source)), source, out, 2, "image", 8, _expected(2), {"Conv": 1})
+    elapsed = time.perf_counter() - started
     assert row.error is None and row.status == "done" and out.is_file()
+    assert (row.bs, row.path) == (2, out) and 0 < row.seconds <= elapsed
     assert row.max_abs_diff < 1e-6 and row.ops_before == {"Conv": 1} and sum(row.ops_after.values()) >= 1
     dims = [d.dim_value for d in onnx.load(str(out)).graph.input[0].type.tensor_type.shape.dim]
     assert dims == [2, 3, 8, 8]
     meta = read_sidecar(out)
     assert meta["marker"] == "from the test" and meta["max_abs_diff"] == row.max_abs_diff
-    assert meta["ops_after"] == row.ops_after and meta["seconds"] == row.seconds > 0
+    assert meta["ops_after"] == row.ops_after and meta["seconds"] == row.seconds
+    assert meta["ops_before"] == {"Conv": 1} and meta["bs"] == 2
 
 
 def test_simplify_one_refuses_a_model_just_above_the_tolerance_and_keeps_the_old_one(tmp_path, monkeypatch):
@@ -223,3 +229,93 @@ def test_simplify_one_reports_an_onnxsim_failure(tmp_path, monkeypatch):
     monkeypatch.setattr(onnxsim, "simplify", lambda m, **kw: (_ for _ in ()).throw(ValueError()))
     row = simplify_stage._simplify_one(onnx.load(str(source)), source, tmp_path / "o.onnx", 2, "image", 8, {}, {})
     assert row.error == "onnxsim failed: ValueError"
+
+
+def test_simplify_one_names_non_finite_outputs_of_either_model(tmp_path, monkeypatch):
+    import onnx
+    import onnxsim
+
+    model = _torch_model()
+    out = tmp_path / "bit_bs2_sim.onnx"
+    nan = onnx.load(str(_onnx(model, tmp_path / "nan.onnx", bias_delta=float("nan"), batch=2, decoy=False)))
+    source = _onnx(model, tmp_path / "bit.onnx", decoy=False)
+    monkeypatch.setattr(onnxsim, "simplify", lambda m, **kw: (nan, True))
+    row = simplify_stage._simplify_one(onnx.load(str(source)), source, out, 2, "image", 8, _expected(2), {})
+    assert row.error == ("simplified model differs: simplified output has 2 non-finite value(s) (NaN/inf), "
+                         "first at [0, 7], [1, 7]")  # fmt: skip
+    bad_source = tmp_path / "nan.onnx"
+    fine = onnx.load(str(_onnx(model, tmp_path / "fine.onnx", batch=2, decoy=False)))
+    monkeypatch.setattr(onnxsim, "simplify", lambda m, **kw: (fine, True))
+    row = simplify_stage._simplify_one(onnx.load(str(bad_source)), bad_source, out, 2, "image", 8, _expected(2), {})
+    assert row.error == ("simplified model differs: original output has 2 non-finite value(s) (NaN/inf), "
+                         "first at [0, 7], [1, 7]")  # fmt: skip
+    assert not out.exists()
+
+
+def test_simplify_one_says_why_it_cannot_write(tmp_path):
+    import onnx
+
+    source = _onnx(_torch_model(), tmp_path / "bit.onnx", decoy=False)
+    out = tmp_path / "bit_bs2_sim.onnx"
+    out.mkdir()  # a folder where the model would go: the final rename fails
+    (out / "keep.txt").write_text("a user's file")
+    row = simplify_stage._simplify_one(onnx.load(str(source)), source, out, 2, "image", 8, _expected(2), {})
+    assert row.error == f"cannot write {out}: Is a directory"
+    assert (out / "keep.txt").read_text() == "a user's file"
+
+
+def test_compare_models_is_repeatable(tmp_path):
+    """Same models, same shape: the same random batch, so the same figure (a weight, not a bias, differs)."""
+    import onnx
+    from onnx import numpy_helper
+
+    model = _torch_model()
+    a = _onnx(model, tmp_path / "a.onnx", decoy=False)
+    proto = onnx.load(str(a))
+    conv = next(t for t in proto.graph.initializer if t.name == "cw")
+    weight = numpy_helper.to_array(conv).copy()
+    weight[0, 0, 1, 1] += 0.01
+    conv.CopyFrom(numpy_helper.from_array(weight, "cw"))
+    onnx.save(proto, str(tmp_path / "b.onnx"))
+    figures = {simplify_stage._compare_models(a, tmp_path / "b.onnx", "image", (2, 3, 8, 8)).max_abs_diff
+               for _ in range(3)}  # fmt: skip
+    assert len(figures) == 1 and figures.pop() > 0
+
+
+@pytest.mark.parametrize("missing, call, purpose", [
+    ("onnx", "export", "op counts"),
+    ("onnxruntime", "export", "verifying the export"),
+    ("onnxruntime", "simplify", "verifying the simplified model"),
+])  # fmt: skip
+def test_a_missing_runtime_is_named_with_what_it_is_for(missing, call, purpose, tmp_path, monkeypatch, probes):
+    from bitcli.errors import MissingDependency
+
+    model = _torch_model()
+    path = _onnx(model, tmp_path / "m.onnx", decoy=False)
+    monkeypatch.setitem(sys.modules, missing, None)  # import now fails, as when it is not installed
+    with pytest.raises(MissingDependency) as err:
+        if call == "export":
+            export_stage.verify_onnx(model, path, probes)
+        else:
+            simplify_stage._compare_models(path, path, "image", (1, 3, 8, 8))
+    assert err.value.message.startswith(f"Python package '{missing}' is not importable (needed for {purpose}): ")
+
+
+def test_verification_runs_on_onnxruntime_cpu_provider(tmp_path, monkeypatch, probes):
+    """Both checks name the CPU provider: an onnxruntime with GPU/CANN providers refuses a session
+    without ``providers`` (since ORT 1.9), and the reference comparison must not move to an accelerator."""
+    import onnxruntime
+
+    asked = []
+    real = onnxruntime.InferenceSession
+
+    def spy(path, *args, **kwargs):
+        asked.append(kwargs.get("providers"))
+        return real(path, *args, **kwargs)
+
+    monkeypatch.setattr(onnxruntime, "InferenceSession", spy)
+    model = _torch_model()
+    path = _onnx(model, tmp_path / "m.onnx", decoy=False)
+    export_stage.verify_onnx(model, path, probes)
+    simplify_stage._compare_models(path, path, "image", (1, 3, 8, 8))
+    assert asked == [["CPUExecutionProvider"]] * 3
