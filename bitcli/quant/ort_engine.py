@@ -14,8 +14,8 @@ Recipe (each choice measured, see README "bit quantize" and tests/bench/bench_in
 from __future__ import annotations
 
 import contextlib
+import io
 import logging
-import sys
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -119,12 +119,13 @@ def quantize(fp32_onnx: Path, calib: Any, out: Path, *, method: str, exclude: tu
 @contextlib.contextmanager
 def _quiet() -> Iterator[None]:
     """onnxruntime's quantizer logs on the root logger (one warning per GroupNorm bias, a pre-processing
-    advert) and prints progress on stdout, which would corrupt ``--json``: errors only, prints to stderr."""
+    advert) and prints one progress line per calibration chunk on stdout, which would corrupt ``--json``:
+    errors only, and its prints dropped (bit prints its own memory plan before calibrating)."""
     root = logging.getLogger()
     level = root.level
     root.setLevel(logging.ERROR)
     try:
-        with contextlib.redirect_stdout(sys.stderr):
+        with contextlib.redirect_stdout(io.StringIO()):
             yield
     finally:
         root.setLevel(level)
