@@ -86,8 +86,8 @@ def _check_sides(backend: Optional[str], folder: Optional[Path], role: str) -> N
     from bitcli.errors import ConfigError
 
     if (backend is None) == (folder is None):
-        both = "both" if backend is not None else "neither"
-        raise ConfigError(f"{both} --{role} and --{role}-dir given",
+        what = f"both --{role} and --{role}-dir given" if backend is not None else f"neither --{role} nor --{role}-dir given"
+        raise ConfigError(what,
                           hint=f"give one source for the {role} side: --{role} BACKEND (run now) or --{role}-dir FOLDER")
     if backend is not None:
         from bitcli.backends.base import REGISTRY, backend_class

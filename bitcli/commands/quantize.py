@@ -51,9 +51,7 @@ def quantize_cli(
         req = request_from_settings(cfg, size, exclude=tuple(exclude or ()), accept_loss=accept_loss)
         ui.info(f"bs {size}: {names.sim_onnx(size)} → {names.int8_onnx(size)} ({req.method}, {req.calib} calibration images)")
         result = int8_from_onnx(names.sim_onnx(size), names.int8_onnx(size), names.dataset_bin, labels, req,
-                                image_size=cfg["model.image_size"], force=force)
-        if result.memory:
-            ui.info(f"calibration memory: {result.memory}")
+                                image_size=cfg["model.image_size"], force=force, notify=ui.info)
         for warning in result.warnings:
             ui.warn(f"bs {size}: {warning}; {result.output} is marked accepted_loss in its sidecar")
         docs.append({"bs": size, "status": result.status, "output": str(result.output), **result.meta})

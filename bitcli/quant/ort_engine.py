@@ -14,8 +14,8 @@ Recipe (each choice measured, see README "bit quantize" and tests/bench/bench_in
 from __future__ import annotations
 
 import contextlib
+import io
 import logging
-import sys
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -100,8 +100,11 @@ def quantize(fp32_onnx: Path, calib: Any, out: Path, *, method: str, exclude: tu
     calibrate = {"minmax": q.CalibrationMethod.MinMax, "entropy": q.CalibrationMethod.Entropy,
                  "percentile": q.CalibrationMethod.Percentile}[method]
     reduce_range = bool(options.get("reduce_range", False))
+    # A loaded model, not its path: given a path, onnxruntime writes "{stem}-inferred.onnx" beside the
+    # user's model and deletes it afterwards (a file of that name would be lost, and two runs race on it).
+    model = require("onnx", purpose="bit quantize").load(str(fp32_onnx))
     with _quiet():
-        q.quantize_static(str(fp32_onnx), str(out), reader, quant_format=q.QuantFormat.QDQ, per_channel=True,
+        q.quantize_static(model, str(out), reader, quant_format=q.QuantFormat.QDQ, per_channel=True,
                           reduce_range=reduce_range, activation_type=q.QuantType.QUInt8,
                           weight_type=q.QuantType.QInt8, nodes_to_exclude=list(exclude), calibrate_method=calibrate,
                           op_types_to_quantize=options.get("op_types"),
@@ -116,12 +119,13 @@ def quantize(fp32_onnx: Path, calib: Any, out: Path, *, method: str, exclude: tu
 @contextlib.contextmanager
 def _quiet() -> Iterator[None]:
     """onnxruntime's quantizer logs on the root logger (one warning per GroupNorm bias, a pre-processing
-    advert) and prints progress on stdout, which would corrupt ``--json``: errors only, prints to stderr."""
+    advert) and prints one progress line per calibration chunk on stdout, which would corrupt ``--json``:
+    errors only, and its prints dropped (bit prints its own memory plan before calibrating)."""
     root = logging.getLogger()
     level = root.level
     root.setLevel(logging.ERROR)
     try:
-        with contextlib.redirect_stdout(sys.stderr):
+        with contextlib.redirect_stdout(io.StringIO()):
             yield
     finally:
         root.setLevel(level)

@@ -15,7 +15,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from bitcli.artifacts import atomic_path, check_replaceable, read_sidecar, sha256_file, write_sidecar
 from bitcli.errors import DataError
@@ -83,7 +83,8 @@ class QuantizeResult:
 
 
 def int8_from_onnx(fp32_onnx: Path, out: Path, input_dir: Path, label_path: Path | None, req: QuantizeRequest, *,
-                   image_size: int, force: bool = False) -> QuantizeResult:
+                   image_size: int, force: bool = False,
+                   notify: Callable[[str], None] | None = None) -> QuantizeResult:
     """Quantize ``fp32_onnx`` to ``out`` if the guard passes (or the loss is accepted).
 
     Args:
@@ -94,6 +95,7 @@ def int8_from_onnx(fp32_onnx: Path, out: Path, input_dir: Path, label_path: Path
         req: the recipe request and the guard's thresholds.
         image_size: the model's input size.
         force: redo even when up to date.
+        notify: called with the calibration memory bound before calibration starts.
 
     Raises:
         GuardFailed: the model crossed a threshold and ``accept_loss`` is off (nothing written).
@@ -123,6 +125,8 @@ def int8_from_onnx(fp32_onnx: Path, out: Path, input_dir: Path, label_path: Path
     reduce_range, reason = choose_reduce_range(flags) if req.reduce_range == "auto" else (req.reduce_range == "on", f"{req.reduce_range}: set by the user")
     exclude = tuple(dict.fromkeys(req.exclude + (_ends(fp32_onnx) if req.keep_ends else ())))
     plan = cal.plan_memory(fp32_onnx, req.method, len(calib_idx), req.bs)
+    if notify:
+        notify(f"calibration memory: {plan.describe()}")
     holdout = cal.load(files, hold_idx, image_size)
     labels = _labels(label_path, files, hold_idx)
     quantize = engine(req.engine)

@@ -50,6 +50,9 @@ def test_quantize_writes_model_and_sidecar(tmp_path, runner):
     out = work / f"bit_bs{BS}_int8.onnx"
     meta = json.loads((work / f"bit_bs{BS}_int8.onnx.json").read_text())
     assert out.is_file() and doc["status"] == "done" and meta["accepted_loss"] is False
+    assert "calibration memory: minmax: keeps per-tensor min/max only; 16 images in one pass" in res.stderr
+    assert sorted(p.name for p in work.iterdir() if p.is_file() and p.name != ".bit.lock") == [  # nothing else beside the model
+        "bit_bs4_int8.onnx", "bit_bs4_int8.onnx.json", "bit_bs4_sim.onnx", "bit_bs4_sim.onnx.json", "label.txt"]
     assert meta["recipe"]["format"] == "QDQ" and meta["recipe"]["per_channel"] is True
     assert meta["recipe"]["method"] == "minmax" and meta["calibration"]["count"] == 16
     calib, hold = meta["calibration"]["indices"], meta["guard"]["indices"]
