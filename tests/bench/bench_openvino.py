@@ -12,9 +12,10 @@ Prints figures; asserts nothing (STYLE.md: honest benchmarks, no timed tests).
 3. Quantizes with the nncf engine twice, each in a child process whose peak RSS (``ru_maxrss`` from
    ``os.wait4``) and wall time are the calibration figures: the QDQ ONNX (the product's artefact) and an
    OpenVINO IR (NNCF on the OpenVINO model), both preset MIXED.
-4. Speed: every row opened once, then ``--rounds`` interleaved rounds (so drifting load hits all rows alike)
-   of 2 warm-up + ``--loop`` timed batches on the backend's own timer; img/s = median over rounds; ratio to
-   onnxruntime fp32 of the same run.
+4. Speed: every row opened once and warmed up (2 batches), then ``--rounds × --loop`` round-robin sweeps
+   timing one batch of every row in turn on the backend's own timer (so load that drifts on a shared
+   machine hits every row alike); img/s from the median and the best latency; the ratio to onnxruntime fp32
+   is the median of the per-sweep ratios. ``--reuse --speed-only`` re-times the models of an earlier run.
 5. Accuracy against onnxruntime fp32 logits (bitcli.logit_metrics.compare_logits): every row on the held-out
    slice; with ``--full``, OpenVINO bf16 and the QDQ int8 on all 10,000 images (the onnxruntime fp32
    reference logits of all 10,000 are cached in the workdir by model digest: computing them costs minutes).
@@ -97,8 +98,15 @@ def quantize_child(model: Path, out: Path, calib: int) -> None:
     print(json.dumps(recipe))
 
 
-def quantize(model: Path, out: Path, calib: int) -> dict:
-    """Run :func:`quantize_child` in a fresh process; its wall time and peak RSS are the calibration cost."""
+def quantize(model: Path, out: Path, calib: int, reuse: bool = False) -> dict:
+    """Run :func:`quantize_child` in a fresh process; its wall time and peak RSS are the calibration cost.
+
+    With ``reuse``, a model quantized by an earlier run (same calibration count) is kept with its recorded figures.
+    """
+    saved = out.with_name(out.name + ".bench.json")
+    if reuse and out.is_file() and saved.is_file() and json.loads(saved.read_text())["calib_images"] == calib:
+        say(f"reusing {out.name} quantized by an earlier run (its calibration figures are that run's)")
+        return json.loads(saved.read_text())
     start = time.perf_counter()
     proc = subprocess.Popen([sys.executable, __file__, "--child-quantize", str(model), str(out), str(calib)],
                             stdout=subprocess.PIPE, text=True)
@@ -111,6 +119,7 @@ def quantize(model: Path, out: Path, calib: int) -> dict:
     recipe["peak_rss_mib"] = usage.ru_maxrss / 1024  # Linux: KiB
     say(f"quantized {out.name}: {recipe['wall_s']:.0f} s wall (NNCF {recipe['calibration_s']} s), "
         f"peak RSS {recipe['peak_rss_mib']:.0f} MiB, stated bound {recipe['memory_bound_mib']} MiB")
+    saved.write_text(json.dumps(recipe))
     return recipe
 
 
@@ -139,20 +148,27 @@ def open_rows(bs: int, sim: Path, qdq: Path, ir: Path) -> dict[str, object]:
     return rows
 
 
-def speed(rows: dict, bs: int, rounds: int, loop: int) -> dict[str, float]:
+def speed(rows: dict, bs: int, rounds: int, loop: int) -> dict[str, dict[str, float]]:
+    """Round-robin, one batch per row in turn, so load that drifts (a shared machine) hits every row alike.
+
+    Returns per row: img/s from the median and from the best latency, and the median over sweeps of the
+    per-sweep ratio to onnxruntime fp32 (each sweep times every row within seconds of each other).
+    """
     batch = images(np.arange(bs))
-    per_row: dict[str, list[float]] = {name: [] for name in rows}
-    for r in range(rounds):
+    for backend in rows.values():
+        for _ in range(2):
+            backend.infer(batch)  # warm-up, untimed
+    lat: dict[str, list[float]] = {name: [] for name in rows}
+    for sweep in range(rounds * loop):
         for name, backend in rows.items():
-            for _ in range(2):
-                backend.infer(batch)
-            times = []
-            for _ in range(loop):
-                backend.infer(batch)
-                times.append(backend.last_latency_ms)
-            per_row[name].append(1000.0 * bs / statistics.mean(times))
-        say(f"  speed round {r + 1}/{rounds}: " + ", ".join(f"{n.split(' (')[0]} {v[-1]:.1f}" for n, v in per_row.items()))
-    return {name: statistics.median(v) for name, v in per_row.items()}
+            backend.infer(batch)
+            lat[name].append(backend.last_latency_ms)
+        if (sweep + 1) % loop == 0:
+            say(f"  speed sweeps {sweep + 1}/{rounds * loop}: " + ", ".join(
+                f"{n.split(' (')[0]} {1000 * bs / statistics.median(v):.1f}" for n, v in lat.items()))
+    base = lat["onnxruntime fp32"]
+    return {name: {"img_s": 1000 * bs / statistics.median(v), "best_img_s": 1000 * bs / min(v),
+                   "ratio": statistics.median(b / t for b, t in zip(base, v))} for name, v in lat.items()}
 
 
 def logits(backend, indices: np.ndarray, bs: int) -> np.ndarray:
@@ -195,6 +211,8 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--loop", type=int, default=8)
     parser.add_argument("--full", action="store_true", help="bf16 and QDQ int8 on all 10,000 images")
+    parser.add_argument("--reuse", action="store_true", help="keep int8 models quantized by an earlier run")
+    parser.add_argument("--speed-only", action="store_true", help="no accuracy passes")
     parser.add_argument("--child-quantize", nargs=3, metavar=("MODEL", "OUT", "CALIB"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child_quantize:
@@ -204,11 +222,13 @@ def main() -> None:
     sim = prepare(args.workdir, args.bs)
     bs = args.bs
     qdq, ir = args.workdir / f"bit_bs{bs}_int8.onnx", args.workdir / f"bit_bs{bs}_int8_ir.xml"
-    recipes = {"openvino int8 (NNCF QDQ ONNX)": quantize(sim, qdq, args.calib),
-               "openvino int8 (NNCF OpenVINO IR)": quantize(sim, ir, args.calib)}
+    recipes = {"openvino int8 (NNCF QDQ ONNX)": quantize(sim, qdq, args.calib, args.reuse),
+               "openvino int8 (NNCF OpenVINO IR)": quantize(sim, ir, args.calib, args.reuse)}
     recipes["onnxruntime int8 (same QDQ ONNX)"] = recipes["openvino int8 (NNCF QDQ ONNX)"]
     rows = open_rows(bs, sim, qdq, ir)
     ips = speed(rows, bs, args.rounds, args.loop)
+    if args.speed_only:
+        return report([{"row": n, "n": 0, **v} for n, v in ips.items()], recipes, bs, args)
     from bitcli.stages.data import read_cifar10_test
 
     labels = np.asarray(read_cifar10_test(CIFAR).labels)
@@ -217,32 +237,33 @@ def main() -> None:
     table = []
     for name, backend in rows.items():
         test = ref_held if name == "onnxruntime fp32" else logits(backend, held, bs)
-        table.append(metrics_line(name, ref_held, test, labels[held]) | {"img_s": ips[name]})
+        table.append(metrics_line(name, ref_held, test, labels[held]) | ips[name])
         say(f"  held-out {name}: agreement {table[-1]['agreement']:.2%}")
     if args.full:
         ref = reference(rows["onnxruntime fp32"], sim, args.workdir, bs)
         for name in ("openvino bf16", "openvino int8 (NNCF QDQ ONNX)"):
             start = time.perf_counter()
             test = logits(rows[name], np.arange(10_000), bs)
-            table.append(metrics_line(name, ref, test, labels) | {"img_s": ips[name], "full_s": time.perf_counter() - start})
+            table.append(metrics_line(name, ref, test, labels) | ips[name] | {"full_s": time.perf_counter() - start})
             say(f"  all 10,000 {name}: agreement {table[-1]['agreement']:.2%} ({table[-1]['full_s']:.0f} s)")
-    report(table, ips, recipes, bs, args)
+    report(table, recipes, bs, args)
 
 
-def report(table: list[dict], ips: dict[str, float], recipes: dict, bs: int, args) -> None:
-    base = ips["onnxruntime fp32"]
-    say(f"\nbs {bs}; calibration {args.calib} images (MIXED); speed: median of {args.rounds} rounds × {args.loop} "
-        "batches; accuracy against onnxruntime fp32")
-    say("| row | images | img/s | × ORT fp32 | agreement | Δtop-1 (pt) | SQNR (dB) | top-1 | calibration s | peak RSS MiB (bound) |")
+def report(table: list[dict], recipes: dict, bs: int, args) -> None:
+    say(f"\nbs {bs}; calibration {args.calib} images (MIXED); speed: {args.rounds * args.loop} round-robin sweeps, "
+        "img/s from the median (best) latency, × = median per-sweep ratio; accuracy against onnxruntime fp32")
+    say("| row | images | img/s (best) | × ORT fp32 | agreement | Δtop-1 (pt) | SQNR (dB) | top-1 | calibration s | peak RSS MiB (bound) |")
     say("|---|---|---|---|---|---|---|---|---|---|")
     for r in table:
         rec = recipes.get(r["row"])
         cal = f"{rec['wall_s']:.0f}" if rec else "–"
         mem = f"{rec['peak_rss_mib']:.0f} ({rec['memory_bound_mib']})" if rec else "–"
-        sqnr = "∞" if r["sqnr_db"] is None or r["sqnr_db"] == float("inf") else f"{r['sqnr_db']:.1f}"
-        say(f"| {r['row']} | {r['n']:,} | {r['img_s']:.1f} | {r['img_s'] / base:.2f} | {r['agreement']:.2%} | "
-            f"{r['delta_top1_pt']:+.2f} | {sqnr} | {r['top1_test']:.2%} | {cal} | {mem} |")
-    (args.workdir / "bench_openvino.json").write_text(json.dumps({"rows": table, "recipes": recipes}, default=str))
+        acc = "| – | – | – | – " if not r["n"] else (
+            f"| {r['agreement']:.2%} | {r['delta_top1_pt']:+.2f} | "
+            f"{'∞' if r['sqnr_db'] in (None, float('inf')) else format(r['sqnr_db'], '.1f')} | {r['top1_test']:.2%} ")
+        say(f"| {r['row']} | {r['n']:,} | {r['img_s']:.1f} ({r['best_img_s']:.1f}) | {r['ratio']:.2f} {acc}| {cal} | {mem} |")
+    name = "bench_openvino_speed.json" if args.speed_only else "bench_openvino.json"
+    (args.workdir / name).write_text(json.dumps({"rows": table, "recipes": recipes}, default=str))
 
 
 if __name__ == "__main__":
