@@ -130,6 +130,7 @@ def options_from_settings(settings: Any, bs: int, model: Path | str) -> BackendO
         arch=settings["model.arch"],
         seed=settings["model.seed"],
         provider=settings["onnxruntime.provider"],
+        precision=settings["precision"],
         threads=settings["onnxruntime.threads"],
         devices=tuple(settings["ascend.devices"]),
         extra={"set_env": settings["ascend.set_env"]},

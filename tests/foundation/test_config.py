@@ -73,9 +73,7 @@ def test_unknown_keys_suggest_the_nearest_and_all_problems_are_listed(tmp_path):
     assert "unknown key 'wokdir'" in msg and "did you mean 'workdir'" in msg
     assert "unknown key 'model.archh'" in msg and "'model.arch'" in msg
     assert "'model.opset' must be int" in msg and str(prof) in msg
-    from bitcli.config import BACKENDS
-
-    assert f"'backend' must be one of {'|'.join(BACKENDS)}" in msg
+    assert "'backend' must be one of auto|ascend|onnxruntime|openvino|torch" in msg
     assert "'0' is not a positive batch size" in msg and "1 is listed twice" in msg
 
 

@@ -1,0 +1,255 @@
+"""The ``nncf`` quantization engine: NNCF post-training int8 (``bit quantize --engine nncf``).
+
+Implements the engine contract of :mod:`bitcli.quant` (``quantize(fp32_onnx, calib, out, *, method,
+exclude, options) -> recipe``):
+
+* ``method``: ``mixed`` (NNCF preset MIXED: symmetric weights, asymmetric activations; the accurate one),
+  ``performance`` (all symmetric; faster, less accurate) or ``minmax`` (= ``mixed``: NNCF's own ranges are
+  min/max based; the name the other engine uses by default).
+* ``exclude``: node names kept in fp32 (NNCF ignored scope; a name not in the model is an error).
+* ``options["max_drop"]`` (float, top-1 fraction, e.g. 0.003): NNCF's accuracy-controlled quantization
+  (``quantize_with_accuracy_control``) — it quantizes, measures top-1 on ``options["val_images"]`` /
+  ``options["val_labels"]`` (held-out, never the calibration images), and reverts the layers that cost
+  most to fp32 until the drop is at most ``max_drop``.
+
+The artefact (decision, measured by ``tests/bench/bench_openvino.py`` on an AVX512-VNNI/BF16 EPYC, 2 cores,
+bs 8, 256 calibration images, MIXED; see the README's OpenVINO section for the full table): a **QDQ ONNX**,
+``bit_bs{bs}_int8.onnx`` (NNCF on the ONNX model). Reasons:
+
+1. It runs on both runtimes and keeps one artefact name for every engine (``Artifacts.int8_onnx``), one
+   sidecar, one guard; an OpenVINO IR (``.xml`` + ``.bin``) runs on OpenVINO only.
+2. Accuracy: the QDQ ONNX agreed with fp32 more often than the IR quantized from the OpenVINO model
+   (cpu-precision.md: 99.60% vs 98.79% on 496 images; our full-set figures are in the README).
+3. Speed on OpenVINO is lower than the IR's (cpu-precision.md: 2.43× vs 2.89× ORT fp32) — the price of (1)
+   and (2); onnxruntime runs the same file slowly (0.74×), so the openvino backend is the one to use it.
+
+An IR can still be written for comparison: pass ``out`` ending in ``.xml`` (NNCF then quantizes the
+OpenVINO model); the benchmark does this for its table.
+
+Memory: NNCF reduces every activation to per-channel min/max (and means, for bias correction) batch by
+batch, so what calibration holds does not grow with the number of images beyond the calibration array
+itself. :func:`memory_bound` states the bound before calibration starts: the calibration array, three copies
+of the weights (model, the statistics model, the runtime session) and twice every activation of one batch
+(the statistics model fetches all of them), plus the runtime; a bound above the memory available refuses
+to start, naming the number of images that would fit.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any, Iterable
+
+from bitcli.errors import ConfigError, DataError, require
+
+METHODS = ("mixed", "performance", "minmax")
+RUNTIME_BYTES = 400 * 1024**2  # openvino + onnxruntime + nncf loaded, measured RSS before calibration
+
+
+def quantize(fp32_onnx: Path, calib: Any, out: Path, *, method: str, exclude: tuple[str, ...],
+             options: dict[str, Any]) -> dict[str, Any]:
+    """Quantize ``fp32_onnx`` with NNCF, calibrated on ``calib``; write ``out``; return the recipe.
+
+    Args:
+        fp32_onnx: a static-batch float model (``bit_bs{N}_sim.onnx``).
+        calib: float32 ``[N, 3, H, W]``, N a multiple of the model's batch size.
+        out: ``*.onnx`` (QDQ ONNX, the default artefact) or ``*.xml`` (OpenVINO IR, for comparison).
+        method: mixed | performance | minmax (= mixed).
+        exclude: node names kept in fp32.
+        options: ``max_drop`` with ``val_images``/``val_labels`` for accuracy control; ``fast_bias_correction``
+            (bool, default True); ``memory_limit`` (bytes; default: MemAvailable); ``say`` (callable taking one
+            line, for the memory bound).
+
+    Returns:
+        The recipe: engine, versions, format, preset, exclusions, images, accuracy control, memory bound,
+        calibration seconds.
+    """
+    import numpy as np
+
+    if method not in METHODS:
+        raise ConfigError(f"unknown NNCF method '{method}'", hint="use " + " | ".join(METHODS))
+    nncf = require("nncf", purpose="bit quantize --engine nncf (pip install 'bitcli[openvino]')")
+    calib = np.ascontiguousarray(calib, dtype=np.float32)
+    name, bs = model_input(Path(fp32_onnx))
+    if calib.ndim != 4 or len(calib) == 0 or len(calib) % bs:
+        raise DataError(f"calibration array of shape {calib.shape} does not split into batches of {bs}",
+                        hint=f"pass N×3×H×W images with N a multiple of {bs}")
+    bound = memory_bound(Path(fp32_onnx), calib)
+    _check_memory(bound, options, calib, bs)
+    say = options.get("say")
+    if say:
+        say(f"NNCF calibration on {len(calib)} images: memory bound {bound / 1024**2:.0f} MiB")
+    ir = Path(out).suffix == ".xml"
+    model, feed = _load(Path(fp32_onnx), name, ir)
+    kwargs = dict(preset=_preset(nncf, method), subset_size=len(calib) // bs,
+                  fast_bias_correction=bool(options.get("fast_bias_correction", True)),
+                  ignored_scope=nncf.IgnoredScope(names=list(exclude)) if exclude else None)
+    start = time.perf_counter()
+    calibration = nncf.Dataset(list(_batches(calib, bs)), feed)
+    try:
+        if options.get("max_drop") is not None:
+            quantized = _with_accuracy_control(nncf, model, calibration, feed, bs, options, kwargs)
+        else:
+            quantized = nncf.quantize(model, calibration, **kwargs)
+    except nncf.ValidationError as exc:  # e.g. an excluded name that is not in the model
+        raise ConfigError(f"NNCF refused the recipe: {str(exc).splitlines()[0]}",
+                          hint="check --exclude against the model's node names (bit compare --per-node lists them)") from None
+    seconds = time.perf_counter() - start
+    _save(quantized, Path(out), ir)
+    return _recipe(nncf, method, exclude, options, len(calib), bound, seconds, ir)
+
+
+def model_input(path: Path) -> tuple[str, int]:
+    """The input name and static batch size of an ONNX model."""
+    onnx = require("onnx", purpose="bit quantize")
+    graph = onnx.load(str(path), load_external_data=False).graph
+    initializers = {i.name for i in graph.initializer}
+    inputs = [i for i in graph.input if i.name not in initializers]
+    dims = inputs[0].type.tensor_type.shape.dim if inputs else []
+    if len(inputs) != 1 or len(dims) != 4 or not dims[0].dim_value:
+        raise DataError(f"{path.name} is not a static-batch model with one N×3×H×W input",
+                        hint="quantize the simplified bit_bs{N}_sim.onnx (bit simplify --bs N)")
+    return inputs[0].name, int(dims[0].dim_value)
+
+
+def memory_bound(path: Path, calib: Any) -> int:
+    """Bytes calibration may hold at most (see the module docstring): stated before it starts."""
+    onnx = require("onnx", purpose="bit quantize")
+    model = onnx.shape_inference.infer_shapes(onnx.load(str(path)))
+    weights = sum(_nbytes(t.dims, 4) for t in model.graph.initializer)
+    activations = sum(_nbytes([d.dim_value for d in v.type.tensor_type.shape.dim], 4)
+                      for v in list(model.graph.value_info) + list(model.graph.output))
+    return int(calib.nbytes + 3 * weights + 2 * activations + RUNTIME_BYTES)
+
+
+def _nbytes(dims: Iterable[int], itemsize: int) -> int:
+    total = itemsize
+    for d in dims:
+        total *= max(int(d), 1)
+    return total
+
+
+def _check_memory(bound: int, options: dict[str, Any], calib: Any, bs: int) -> None:
+    limit = options.get("memory_limit") or _available_bytes()
+    if limit and bound > limit:
+        per_image = calib[0].nbytes
+        fit = max(bs, int((limit - (bound - calib.nbytes)) // per_image) // bs * bs)
+        raise DataError(f"NNCF calibration on {len(calib)} images needs up to {bound / 1024**2:.0f} MiB, "
+                        f"more than the {limit / 1024**2:.0f} MiB available",
+                        hint=f"calibrate on fewer images (at most about {fit})")
+
+
+def _available_bytes() -> int | None:
+    try:
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemAvailable:"):
+                return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    return None
+
+
+def _batches(images: Any, bs: int) -> Iterable[Any]:
+    for start in range(0, len(images), bs):
+        yield images[start:start + bs]
+
+
+def _preset(nncf: Any, method: str) -> Any:
+    return nncf.QuantizationPreset.PERFORMANCE if method == "performance" else nncf.QuantizationPreset.MIXED
+
+
+def _load(path: Path, name: str, ir: bool) -> tuple[Any, Any]:
+    """The model NNCF quantizes (ONNX ModelProto, or an OpenVINO model for an IR) and its feed function."""
+    if ir:
+        ov = require("openvino", purpose="an OpenVINO IR int8 model")
+        return ov.Core().read_model(str(path)), lambda batch: batch
+    onnx = require("onnx", purpose="bit quantize")
+    return onnx.load(str(path)), lambda batch: {name: batch}
+
+
+def _with_accuracy_control(nncf: Any, model: Any, calibration: Any, feed: Any, bs: int,
+                           options: dict[str, Any], kwargs: dict[str, Any]) -> Any:
+    import numpy as np
+
+    images, labels = options.get("val_images"), options.get("val_labels")
+    if images is None or labels is None or len(images) < bs:
+        raise ConfigError("NNCF accuracy control (max_drop) needs held-out val_images and val_labels",
+                          hint="give at least one batch of held-out images with their labels")
+    count = len(images) // bs * bs
+    items = [(images[i:i + bs], np.asarray(labels[i:i + bs])) for i in range(0, count, bs)]
+    validation = nncf.Dataset(items, lambda item: feed(np.ascontiguousarray(item[0], dtype=np.float32)))
+    return nncf.quantize_with_accuracy_control(
+        model, calibration, validation, validation_fn=_top1_fn(items),
+        max_drop=float(options["max_drop"]), drop_type=nncf.DropType.ABSOLUTE, **kwargs)
+
+
+def _top1_fn(items: list[tuple[Any, Any]]) -> Any:
+    """NNCF's validation function: top-1 of the model it is given (an ONNX proto or an OpenVINO compiled model)."""
+    import numpy as np
+
+    def validate(model: Any, dataset: Iterable[Any]) -> float:
+        run = _runner(model)
+        right = total = 0
+        for images, labels in items:
+            logits = run(np.ascontiguousarray(images, dtype=np.float32))
+            right += int((logits.argmax(1) == labels).sum())
+            total += len(labels)
+        return right / total
+
+    return validate
+
+
+def _runner(model: Any) -> Any:
+    if hasattr(model, "create_infer_request"):  # an OpenVINO compiled model
+        request = model.create_infer_request()
+        return lambda x: request.infer({0: x})[model.outputs[0]]
+    ov = require("openvino", purpose="NNCF accuracy control")  # the ONNX proto: run it as the backend will
+    compiled = ov.Core().compile_model(ov.Core().read_model(model.SerializeToString(), b""), "CPU",
+                                       {"INFERENCE_PRECISION_HINT": "f32"})
+    return _runner(compiled)
+
+
+def _save(quantized: Any, out: Path, ir: bool) -> None:
+    """Write to a temporary name, then rename (never a half-written model under the real name)."""
+    import os
+
+    out.parent.mkdir(parents=True, exist_ok=True)
+    if ir:
+        ov = require("openvino", purpose="an OpenVINO IR int8 model")
+        tmp = out.with_name(f".{out.stem}.partial.xml")
+        ov.save_model(quantized, str(tmp), compress_to_fp16=False)
+        os.replace(tmp.with_suffix(".bin"), out.with_suffix(".bin"))
+        os.replace(tmp, out)
+        return
+    onnx = require("onnx", purpose="bit quantize")
+    tmp = out.with_name(f".{out.name}.partial")
+    onnx.save(quantized, str(tmp))
+    os.replace(tmp, out)
+
+
+def _recipe(nncf: Any, method: str, exclude: tuple[str, ...], options: dict[str, Any], images: int,
+            bound: int, seconds: float, ir: bool) -> dict[str, Any]:
+    from importlib import metadata
+
+    from bitcli.cpu import detect
+
+    cpu = detect()
+    return {
+        "engine": "nncf", "nncf": nncf.__version__, "openvino": _version(metadata, "openvino"),
+        "format": "OpenVINO IR" if ir else "QDQ",
+        "preset": "PERFORMANCE" if method == "performance" else "MIXED", "method": method,
+        "weights": "s8 symmetric per channel",
+        "activations": "s8 symmetric" if method == "performance" else "u8 asymmetric where NNCF chose it",
+        "exclude": list(exclude), "calib_images": images,
+        "accuracy_control": None if options.get("max_drop") is None else {"max_drop": float(options["max_drop"]),
+                                                                          "val_images": len(options["val_images"])},
+        "memory_bound_mib": round(bound / 1024**2), "calibration_s": round(seconds, 1),
+        "cpu": {"model": cpu.model, "flags": sorted(cpu.flags)},
+    }  # fmt: skip
+
+
+def _version(metadata: Any, name: str) -> str | None:
+    try:
+        return metadata.version(name)
+    except metadata.PackageNotFoundError:
+        return None

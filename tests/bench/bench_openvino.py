@@ -1,0 +1,271 @@
+"""OpenVINO fp32 / bf16 / NNCF int8 against onnxruntime fp32 on this CPU, in one run (issue 16).
+
+Prints figures; asserts nothing (STYLE.md: honest benchmarks, no timed tests).
+
+    python tests/bench/bench_openvino.py [--workdir /tmp/bit_bench_openvino] [--bs 8] [--calib 256]
+                                         [--heldout 496] [--full] [--rounds 2] [--loop 8]
+
+1. Prints the CPU model and flags (bitcli.cpu) and the precisions offered.
+2. Prepares ``bit_bs{bs}_sim.onnx`` from the trained ``../shared/data/bit-r50x1-cifar10/bit.pth`` (reused
+   when present). Images: a seeded permutation (seed 0) of the 10,000 CIFAR-10 test images; the first
+   ``--calib`` calibrate, the next ``--heldout`` are the held-out evaluation slice.
+3. Quantizes with the nncf engine twice, each in a child process whose peak RSS (``ru_maxrss`` from
+   ``os.wait4``) and wall time are the calibration figures: the QDQ ONNX (the product's artefact) and an
+   OpenVINO IR (NNCF on the OpenVINO model), both preset MIXED.
+4. Speed: every row opened once and warmed up (2 batches), then ``--rounds × --loop`` round-robin sweeps
+   timing one batch of every row in turn on the backend's own timer (so load that drifts on a shared
+   machine hits every row alike); img/s from the median and the best latency; the ratio to onnxruntime fp32
+   is the median of the per-sweep ratios. ``--reuse --speed-only`` re-times the models of an earlier run.
+5. Accuracy against onnxruntime fp32 logits (bitcli.logit_metrics.compare_logits): every row on the held-out
+   slice; with ``--full``, OpenVINO bf16 and the QDQ int8 on all 10,000 images (the onnxruntime fp32
+   reference logits of all 10,000 are cached in the workdir by model digest: computing them costs minutes).
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+REPO = Path(__file__).resolve().parents[2]
+SHARED = REPO.parent / "shared" / "data"
+CIFAR = SHARED / "cifar10-test"
+PTH = SHARED / "bit-r50x1-cifar10" / "bit.pth"
+
+
+def say(text: str) -> None:
+    print(text, flush=True)
+
+
+def cpu_header() -> None:
+    from bitcli.cpu import detect
+
+    info = detect()
+    say(f"CPU: {info.model} ({info.arch}), {len(os.sched_getaffinity(0))} usable cores")
+    say(f"CPU flags of interest: {info.feature_line()} → precisions {', '.join(info.precisions())}")
+    for line in Path("/proc/cpuinfo").read_text(errors="replace").splitlines():
+        if line.startswith(("flags", "Features")):
+            say("all flags: " + line.partition(":")[2].strip())
+            break
+    import onnxruntime
+    import openvino
+    import nncf
+
+    say(f"onnxruntime {onnxruntime.__version__}, openvino {openvino.get_version()}, nncf {nncf.__version__}")
+
+
+def prepare(workdir: Path, bs: int) -> Path:
+    from bitcli.artifacts import Artifacts
+    from bitcli.stages.export import onnx_from_checkpoint
+    from bitcli.stages.simplify import simplified_onnx_per_bs
+
+    names = Artifacts(workdir)
+    if not names.sim_onnx(bs).is_file():
+        workdir.mkdir(parents=True, exist_ok=True)
+        onnx_from_checkpoint(PTH, names.onnx, arch="BiT-M-R50x1", num_classes=10, image_size=128)
+        simplified_onnx_per_bs(names.onnx, (bs,), workdir, image_size=128)
+    return names.sim_onnx(bs)
+
+
+def images(indices: np.ndarray) -> np.ndarray:
+    from bitcli.stages.data import preprocess_batch, read_cifar10_test
+
+    return preprocess_batch(read_cifar10_test(CIFAR).images[indices], 128)
+
+
+def split(calib: int, heldout: int) -> tuple[np.ndarray, np.ndarray]:
+    order = np.random.default_rng(0).permutation(10_000)
+    return order[:calib], order[calib:calib + heldout]
+
+
+# --------------------------------------------------------------------------- calibration (child processes)
+
+
+def quantize_child(model: Path, out: Path, calib: int) -> None:
+    """In the child: quantize, print the recipe as the last line."""
+    from bitcli.quant import engine
+
+    recipe = engine("nncf")(model, images(split(calib, 0)[0]), out, method="mixed", exclude=(),
+                            options={"say": lambda line: print(line, file=sys.stderr)})
+    print(json.dumps(recipe))
+
+
+def quantize(model: Path, out: Path, calib: int, reuse: bool = False) -> dict:
+    """Run :func:`quantize_child` in a fresh process; its wall time and peak RSS are the calibration cost.
+
+    With ``reuse``, a model quantized by an earlier run (same calibration count) is kept with its recorded figures.
+    """
+    saved = out.with_name(out.name + ".bench.json")
+    if reuse and out.is_file() and saved.is_file() and json.loads(saved.read_text())["calib_images"] == calib:
+        say(f"reusing {out.name} quantized by an earlier run (its calibration figures are that run's)")
+        return json.loads(saved.read_text())
+    start = time.perf_counter()
+    proc = subprocess.Popen([sys.executable, __file__, "--child-quantize", str(model), str(out), str(calib)],
+                            stdout=subprocess.PIPE, text=True)
+    stdout = proc.stdout.read()  # type: ignore[union-attr]
+    _, status, usage = os.wait4(proc.pid, 0)
+    if status:
+        raise SystemExit(f"quantizing {out.name} failed (status {status})")
+    recipe = json.loads(stdout.strip().splitlines()[-1])
+    recipe["wall_s"] = time.perf_counter() - start
+    recipe["peak_rss_mib"] = usage.ru_maxrss / 1024  # Linux: KiB
+    say(f"quantized {out.name}: {recipe['wall_s']:.0f} s wall (NNCF {recipe['calibration_s']} s), "
+        f"peak RSS {recipe['peak_rss_mib']:.0f} MiB, stated bound {recipe['memory_bound_mib']} MiB")
+    saved.write_text(json.dumps(recipe))
+    return recipe
+
+
+# --------------------------------------------------------------------------- rows
+
+
+def open_rows(bs: int, sim: Path, qdq: Path, ir: Path) -> dict[str, object]:
+    from bitcli.backends.base import BackendOptions
+    from bitcli.backends.onnxrt import OnnxRuntimeBackend
+    from bitcli.backends.openvino import OpenVinoBackend
+
+    specs = {
+        "onnxruntime fp32": (OnnxRuntimeBackend, sim, "fp32"),
+        "openvino fp32": (OpenVinoBackend, sim, "fp32"),
+        "openvino bf16": (OpenVinoBackend, sim, "bf16"),
+        "openvino int8 (NNCF QDQ ONNX)": (OpenVinoBackend, qdq, "int8"),
+        "openvino int8 (NNCF OpenVINO IR)": (OpenVinoBackend, ir, "int8"),
+        "onnxruntime int8 (same QDQ ONNX)": (OnnxRuntimeBackend, qdq, "int8"),
+    }
+    rows = {}
+    for name, (cls, model, precision) in specs.items():
+        backend = cls(BackendOptions(model=model, batch_size=bs, precision=precision))
+        backend.open()
+        rows[name] = backend
+        say(f"  {name}: {backend.describe()}")
+    return rows
+
+
+def speed(rows: dict, bs: int, rounds: int, loop: int) -> dict[str, dict[str, float]]:
+    """Round-robin, one batch per row in turn, so load that drifts (a shared machine) hits every row alike.
+
+    Returns per row: img/s from the median and from the best latency, and the median over sweeps of the
+    per-sweep ratio to onnxruntime fp32 (each sweep times every row within seconds of each other).
+    """
+    batch = images(np.arange(bs))
+    for backend in rows.values():
+        for _ in range(2):
+            backend.infer(batch)  # warm-up, untimed
+    lat: dict[str, list[float]] = {name: [] for name in rows}
+    for sweep in range(rounds * loop):
+        for name, backend in rows.items():
+            backend.infer(batch)
+            lat[name].append(backend.last_latency_ms)
+        if (sweep + 1) % loop == 0:
+            say(f"  speed sweeps {sweep + 1}/{rounds * loop}: " + ", ".join(
+                f"{n.split(' (')[0]} {1000 * bs / statistics.median(v):.1f}" for n, v in lat.items()))
+    base = lat["onnxruntime fp32"]
+    return {name: {"img_s": 1000 * bs / statistics.median(v), "best_img_s": 1000 * bs / min(v),
+                   "ratio": statistics.median(b / t for b, t in zip(base, v))} for name, v in lat.items()}
+
+
+def logits(backend, indices: np.ndarray, bs: int) -> np.ndarray:
+    out = []
+    for start in range(0, len(indices), bs):
+        chunk = images(indices[start:start + bs])
+        if len(chunk) < bs:  # a static-batch model: pad the last batch with copies of its first image
+            chunk = np.concatenate([chunk, np.repeat(chunk[:1], bs - len(chunk), axis=0)])
+        out.append(backend.infer(np.ascontiguousarray(chunk))[: min(bs, len(indices) - start)])
+    return np.concatenate(out)
+
+
+def reference(backend, sim: Path, workdir: Path, bs: int) -> np.ndarray:
+    """onnxruntime fp32 logits of all 10,000 images in order, cached by the model's digest."""
+    digest = hashlib.sha256(sim.read_bytes()).hexdigest()[:16]
+    cache = workdir / f"reference_onnxruntime_fp32_bs{bs}_{digest}.npy"
+    if cache.is_file():
+        say(f"  onnxruntime fp32 reference logits of all 10,000 images: cached {cache.name}")
+        return np.load(cache)
+    ref = logits(backend, np.arange(10_000), bs)
+    np.save(cache, ref)
+    return ref
+
+
+def metrics_line(name: str, ref: np.ndarray, test: np.ndarray, labels: np.ndarray) -> dict:
+    from bitcli.logit_metrics import compare_logits
+
+    m = compare_logits(ref, test, labels)
+    return {"row": name, "n": len(labels), "agreement": m.agreement, "delta_top1_pt": 100 * m.delta_top1,
+            "sqnr_db": m.sqnr_db, "top1_ref": m.top1_ref, "top1_test": m.top1_test,
+            "nonfinite": m.nonfinite_test, "min_cosine": m.min_cosine}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--workdir", type=Path, default=Path("/tmp/bit_bench_openvino"))
+    parser.add_argument("--bs", type=int, default=8)
+    parser.add_argument("--calib", type=int, default=256)
+    parser.add_argument("--heldout", type=int, default=496)
+    parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--loop", type=int, default=8)
+    parser.add_argument("--full", action="store_true", help="bf16 and QDQ int8 on all 10,000 images")
+    parser.add_argument("--reuse", action="store_true", help="keep int8 models quantized by an earlier run")
+    parser.add_argument("--speed-only", action="store_true", help="no accuracy passes")
+    parser.add_argument("--child-quantize", nargs=3, metavar=("MODEL", "OUT", "CALIB"), help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child_quantize:
+        model, out, calib = args.child_quantize
+        return quantize_child(Path(model), Path(out), int(calib))
+    cpu_header()
+    sim = prepare(args.workdir, args.bs)
+    bs = args.bs
+    qdq, ir = args.workdir / f"bit_bs{bs}_int8.onnx", args.workdir / f"bit_bs{bs}_int8_ir.xml"
+    recipes = {"openvino int8 (NNCF QDQ ONNX)": quantize(sim, qdq, args.calib, args.reuse),
+               "openvino int8 (NNCF OpenVINO IR)": quantize(sim, ir, args.calib, args.reuse)}
+    recipes["onnxruntime int8 (same QDQ ONNX)"] = recipes["openvino int8 (NNCF QDQ ONNX)"]
+    rows = open_rows(bs, sim, qdq, ir)
+    ips = speed(rows, bs, args.rounds, args.loop)
+    if args.speed_only:
+        return report([{"row": n, "n": 0, **v} for n, v in ips.items()], recipes, bs, args)
+    from bitcli.stages.data import read_cifar10_test
+
+    labels = np.asarray(read_cifar10_test(CIFAR).labels)
+    _, held = split(args.calib, args.heldout)
+    ref_held = logits(rows["onnxruntime fp32"], held, bs)
+    table = []
+    for name, backend in rows.items():
+        test = ref_held if name == "onnxruntime fp32" else logits(backend, held, bs)
+        table.append(metrics_line(name, ref_held, test, labels[held]) | ips[name])
+        say(f"  held-out {name}: agreement {table[-1]['agreement']:.2%}")
+    if args.full:
+        ref = reference(rows["onnxruntime fp32"], sim, args.workdir, bs)
+        for name in ("openvino bf16", "openvino int8 (NNCF QDQ ONNX)"):
+            start = time.perf_counter()
+            test = logits(rows[name], np.arange(10_000), bs)
+            table.append(metrics_line(name, ref, test, labels) | ips[name] | {"full_s": time.perf_counter() - start})
+            say(f"  all 10,000 {name}: agreement {table[-1]['agreement']:.2%} ({table[-1]['full_s']:.0f} s)")
+    report(table, recipes, bs, args)
+
+
+def report(table: list[dict], recipes: dict, bs: int, args) -> None:
+    say(f"\nbs {bs}; calibration {args.calib} images (MIXED); speed: {args.rounds * args.loop} round-robin sweeps, "
+        "img/s from the median (best) latency, × = median per-sweep ratio; accuracy against onnxruntime fp32")
+    say("| row | images | img/s (best) | × ORT fp32 | agreement | Δtop-1 (pt) | SQNR (dB) | top-1 | calibration s | peak RSS MiB (bound) |")
+    say("|---|---|---|---|---|---|---|---|---|---|")
+    for r in table:
+        rec = recipes.get(r["row"])
+        cal = f"{rec['wall_s']:.0f}" if rec else "–"
+        mem = f"{rec['peak_rss_mib']:.0f} ({rec['memory_bound_mib']})" if rec else "–"
+        acc = "| – | – | – | – " if not r["n"] else (
+            f"| {r['agreement']:.2%} | {r['delta_top1_pt']:+.2f} | "
+            f"{'∞' if r['sqnr_db'] in (None, float('inf')) else format(r['sqnr_db'], '.1f')} | {r['top1_test']:.2%} ")
+        say(f"| {r['row']} | {r['n']:,} | {r['img_s']:.1f} ({r['best_img_s']:.1f}) | {r['ratio']:.2f} {acc}| {cal} | {mem} |")
+    name = "bench_openvino_speed.json" if args.speed_only else "bench_openvino.json"
+    (args.workdir / name).write_text(json.dumps({"rows": table, "recipes": recipes}, default=str))
+
+
+if __name__ == "__main__":
+    sys.path.insert(0, str(REPO))
+    main()

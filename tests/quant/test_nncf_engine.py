@@ -1,0 +1,104 @@
+"""The nncf engine on the trained bs-4 model: it writes an int8 model that runs and agrees with fp32."""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from runtime_models import real_model_dir
+
+from bitcli.errors import ConfigError, DataError
+
+pytestmark = pytest.mark.skipif(
+    importlib.util.find_spec("nncf") is None or importlib.util.find_spec("openvino") is None,
+    reason="nncf/openvino are not installed (pip install 'bitcli[openvino]'; x86_64 only)")
+
+
+@pytest.fixture
+def images(cifar_dir):
+    from bitcli.stages.data import iter_preprocessed, read_cifar10_test
+
+    dataset = read_cifar10_test(cifar_dir)
+    (_, batch), = list(iter_preprocessed(dataset, size=128, limit=24, batch=24))
+    return batch, dataset.labels[:24]
+
+
+def _logits(model: Path, batch, precision="fp32"):
+    from bitcli.backends.base import BackendOptions
+    from bitcli.backends.openvino import OpenVinoBackend
+
+    with OpenVinoBackend(BackendOptions(model=model, batch_size=4, precision=precision)) as backend:
+        return np.concatenate([backend.infer(batch[i:i + 4]) for i in range(0, len(batch), 4)]), backend
+
+
+def test_nncf_int8_runs_and_agrees_with_fp32(trained_pth, images, tmp_path):
+    from bitcli.logit_metrics import compare_logits
+    from bitcli.quant import engine
+
+    fp32 = real_model_dir(trained_pth) / "bit_bs4_sim.onnx"
+    out = tmp_path / "bit_bs4_int8.onnx"
+    said: list[str] = []
+    recipe = engine("nncf")(fp32, images[0][:8], out, method="mixed", exclude=(), options={"say": said.append})
+    assert said and said[0].startswith("NNCF calibration on 8 images: memory bound ")
+    assert recipe["format"] == "QDQ" and recipe["preset"] == "MIXED" and recipe["calib_images"] == 8
+    from bitcli.cpu import detect
+
+    assert recipe["memory_bound_mib"] > 0 and recipe["cpu"]["flags"] == sorted(detect().flags)
+    assert not list(tmp_path.glob(".*partial*"))  # written under a temporary name, then renamed
+
+    import onnx
+
+    ops = {node.op_type for node in onnx.load(str(out)).graph.node}
+    assert {"QuantizeLinear", "DequantizeLinear"} <= ops  # really quantized, not a copy of fp32
+
+    held_out = images[0][8:]  # not the calibration images
+    ref, _ = _logits(fp32, held_out)
+    got, backend = _logits(out, held_out, precision="int8")
+    metrics = compare_logits(ref, got)
+    assert metrics.agreement >= 14 / 16 and metrics.nonfinite_test == 0
+    assert 0 < metrics.max_abs  # int8 differs from fp32 ...
+    assert metrics.sqnr_db > 10  # ... but carries the signal
+    assert "int8 layers" in backend.describe()
+
+
+def test_nncf_refuses_bad_input(trained_pth, images, tmp_path):
+    from bitcli.quant.nncf_engine import quantize
+
+    fp32 = real_model_dir(trained_pth) / "bit_bs4_sim.onnx"
+    with pytest.raises(ConfigError, match="unknown NNCF method 'entropy'"):
+        quantize(fp32, images[0][:8], tmp_path / "q.onnx", method="entropy", exclude=(), options={})
+    with pytest.raises(DataError, match="does not split into batches of 4"):
+        quantize(fp32, images[0][:6], tmp_path / "q.onnx", method="mixed", exclude=(), options={})
+    with pytest.raises(DataError, match="more than the 1 MiB available") as info:
+        quantize(fp32, images[0][:8], tmp_path / "q.onnx", method="mixed", exclude=(), options={"memory_limit": 1024**2})
+    assert "fewer images" in info.value.hint
+    with pytest.raises(ConfigError, match="needs held-out val_images"):
+        quantize(fp32, images[0][:8], tmp_path / "q.onnx", method="mixed", exclude=(), options={"max_drop": 0.01})
+    assert not (tmp_path / "q.onnx").exists()
+
+
+def test_memory_bound_counts_calibration_weights_and_activations(trained_pth):
+    from bitcli.quant.nncf_engine import RUNTIME_BYTES, memory_bound
+
+    fp32 = real_model_dir(trained_pth) / "bit_bs4_sim.onnx"
+    small = memory_bound(fp32, np.zeros((4, 3, 128, 128), np.float32))
+    large = memory_bound(fp32, np.zeros((256, 3, 128, 128), np.float32))
+    assert large - small == 252 * 3 * 128 * 128 * 4  # grows only by the calibration array
+    weights = fp32.stat().st_size  # ~94 MB of float32 weights: the bound holds three copies
+    assert small - RUNTIME_BYTES - 4 * 3 * 128 * 128 * 4 > 3 * 0.9 * weights
+
+
+def test_accuracy_control_validates_on_held_out_images(trained_pth, images, tmp_path):
+    from bitcli.quant.nncf_engine import quantize
+
+    fp32 = real_model_dir(trained_pth) / "bit_bs4_sim.onnx"
+    out = tmp_path / "bit_bs4_int8.onnx"
+    options = {"max_drop": 0.5, "val_images": images[0][8:16], "val_labels": images[1][8:16]}
+    recipe = quantize(fp32, images[0][:8], out, method="mixed", exclude=(), options=options)
+    assert recipe["accuracy_control"] == {"max_drop": 0.5, "val_images": 8}
+    import onnx
+
+    assert "QuantizeLinear" in {node.op_type for node in onnx.load(str(out)).graph.node}
