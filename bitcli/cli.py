@@ -157,14 +157,8 @@ def boundary(command: Callable[..., Any], name: str | None = None) -> Callable[.
     @functools.wraps(command)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         _take_global_options(kwargs, added)
-        ok = False
         try:
-            result = command(*args, **kwargs)
-            ok = True
-            return result
-        except typer.Exit as exc:
-            ok = not exc.exit_code
-            raise
+            return command(*args, **kwargs)
         except _TYPER_EXITS:
             raise
         except BitError as exc:
@@ -196,7 +190,7 @@ def boundary(command: Callable[..., Any], name: str | None = None) -> Callable[.
             from bitcli.resources import release_held
 
             release_held()
-            forget_created_workdirs(remove_if_empty=not ok)
+            forget_created_workdirs(remove_if_empty=True)  # a workdir it made and left empty goes again
 
     added = _with_global_options(command, wrapper)
     hints.register(name, wrapper)

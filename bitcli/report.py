@@ -247,7 +247,7 @@ def _pct(topk: Any, k: str) -> str:
 def _chip_label(result: Any) -> str:
     """The seed table's "chip" cell: the Ascend chip, else the backend that stood in for it."""
     if result.backend == "ascend":
-        return (result.chip or "Ascend").removeprefix("Ascend")  # the seed's table says 310P3
+        return (result.chip or "Ascend").removeprefix("Ascend") or "Ascend"  # the seed's table says 310P3
     return f"{result.backend} (not Ascend)"
 
 
@@ -333,12 +333,20 @@ def render_all(result: Any, paths: dict[str, Any]) -> None:
     title = "bit all" + (" (demo: synthetic data, random weights)" if result.demo else "")
     table = make_table(title, ["chip", "bs", "top-1", "top-5", "img/s", "310P3 img/s", "status"])
     chip = _chip_label(result) if result.backend == "ascend" else result.backend
+    table.columns[0].no_wrap = True  # the backend name whole at 80 columns, never "onnxru…"
+    table.columns[0].min_width = len(chip)
+    notes = []  # a failed row's reason and fix go under the table, where they wrap at full width
     for row in result.rows:
         ref = SEED_310P3_THROUGHPUT.get(row.bs)
-        status = "ok" if row.status == "ok" else f"[red]{row.status}[/red]: {escape(failure_text(row.reason, row.hint))}"
+        status = "ok"
+        if row.status != "ok":
+            notes.append(f"[red]bs {row.bs} {row.status}[/red]: {escape(failure_text(row.reason, row.hint))}")
+            status = f"[red]{row.status}[/red] (see below)"
         table.add_row(chip, str(row.bs), _pct(row.topk, "1"), _pct(row.topk, "5"),
                       f"{row.throughput:,.2f}" if row.throughput else "—", f"{ref:,.2f}" if ref else "—", status)
     ui.out.print(table)
+    for note in notes:
+        ui.out.print(note)
     if result.demo:
         ui.out.print(f"[bold yellow]{DEMO_NOTICE}[/bold yellow]")
     if result.backend != "ascend":

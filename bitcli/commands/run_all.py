@@ -50,10 +50,12 @@ def all_cli(
     if skipped:
         ui.info(f"atc: {skipped}")
     if not result.steps:  # nothing ran (e.g. --only atc off Ascend): the report on disk stays as it was
+        report_json = cfg.artifacts.report_json
         if as_json:
-            emit_json([], status=skipped or "skipped: no step to run", steps=[])
+            steps = [{"step": "atc", "bs": None, "status": skipped}] if skipped else []
+            emit_json([], status=skipped or "skipped: no step to run", steps=steps)
         else:
-            ui.info(f"nothing ran; {cfg.artifacts.report_json} left as it was")
+            ui.info(f"nothing ran; {report_json} left as it was" if report_json.exists() else "nothing ran; no report written")
         return
     paths = report.write_all_reports(result, cfg.artifacts)
     if as_json:

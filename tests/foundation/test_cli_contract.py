@@ -189,3 +189,35 @@ def test_an_error_under_json_is_a_json_object_on_stdout(runner, tmp_path, args, 
     doc = json.loads(result.stdout)
     assert set(doc) == {"error", "hint", "exit_code"} and doc["exit_code"] == code and doc["error"]
     assert result.stderr.strip()  # the plain line still goes to stderr
+
+
+# ---------------------------------------------------------------------------------------- workdirs, bit all --only atc
+
+
+def test_a_failed_command_removes_the_empty_workdir_it_made_but_never_one_that_existed(runner, tmp_path):
+    made = tmp_path / "new" / "deeper" / "w"
+    result = invoke(runner, "data", "--dataset-path", str(tmp_path / "absent"), "-w", str(made))
+    assert result.exit_code == 1
+    assert not (tmp_path / "new").exists()  # the folders it created for the workdir are gone again
+    existing = tmp_path / "mine"
+    existing.mkdir()
+    result = invoke(runner, "data", "--dataset-path", str(tmp_path / "absent"), "-w", str(existing))
+    assert result.exit_code == 1 and existing.is_dir()
+    kept = tmp_path / "kept"
+    result = invoke(runner, "data", "--synthetic", "2", "-w", str(kept))
+    assert result.exit_code == 0 and (kept / "label.txt").is_file()  # a workdir with results stays
+
+
+def test_all_only_atc_off_ascend_says_why_and_leaves_the_report(runner, tmp_path):
+    work = tmp_path / "w"
+    work.mkdir()
+    (work / "report.json").write_text('{"earlier": true}\n')
+    (work / "report.md").write_text("earlier\n")
+    result = invoke(runner, "all", "--only", "atc", "--backend", "onnxruntime", "-w", str(work))
+    assert result.exit_code == 0, result.output
+    err = " ".join(result.stderr.split())
+    assert "atc: skipped: the onnxruntime backend uses no .om" in err and "left as it was" in err
+    assert (work / "report.json").read_text() == '{"earlier": true}\n' and (work / "report.md").read_text() == "earlier\n"
+    doc = _doc(invoke(runner, "all", "--only", "atc", "--backend", "onnxruntime", "-w", str(work), "--json"))
+    assert doc["status"].startswith("skipped: the onnxruntime backend uses no .om") and doc["results"] == []
+    assert doc["steps"] == [{"step": "atc", "bs": None, "status": doc["status"]}]
