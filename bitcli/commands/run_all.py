@@ -46,14 +46,17 @@ def all_cli(
     with _Display(demo=demo, quiet=ui.state.quiet) as display:
         result = stage.run_all(cfg, from_step=from_step, only=steps_only, force=force, demo=demo, events=display)
     ui.info(result.backend_reason)
+    nothing_ran = not result.steps
     skipped = _skipped_atc(result, from_step, steps_only)
-    if skipped:
+    if skipped:  # asked for by name: say so in the output and in the report's steps
+        from bitcli.stages.run_all import StepRecord
+
         ui.info(f"atc: {skipped}")
-    if not result.steps:  # nothing ran (e.g. --only atc off Ascend): the report on disk stays as it was
+        result.steps.append(StepRecord("atc", None, skipped))
+    if nothing_ran:  # e.g. --only atc off Ascend: the report on disk stays as it was
         report_json = cfg.artifacts.report_json
         if as_json:
-            steps = [{"step": "atc", "bs": None, "status": skipped}] if skipped else []
-            emit_json([], status=skipped or "skipped: no step to run", steps=steps)
+            emit_json([], status=skipped or "skipped: no step to run", steps=[s.to_json() for s in result.steps])
         else:
             ui.info(f"nothing ran; {report_json} left as it was" if report_json.exists() else "nothing ran; no report written")
         return
@@ -62,8 +65,6 @@ def all_cli(
         import json
 
         doc = json.loads(paths["json_text"])
-        if skipped:
-            doc["steps"].append({"step": "atc", "bs": None, "status": skipped})
         emit_json(doc.pop("results"), status=_overall(result), **doc)
     else:
         report.render_all(result, paths)
@@ -72,10 +73,8 @@ def all_cli(
 
 
 def _skipped_atc(result: Any, from_step: Optional[str], only: Optional[tuple[str, ...]]) -> Optional[str]:
-    """``skipped: <reason>`` when the steps asked for include atc but the backend uses no .om; else None."""
-    from bitcli.stages.run_all import plan_steps
-
-    if result.backend == "ascend" or "atc" not in plan_steps(from_step, only, ascend=True):
+    """``skipped: <reason>`` when atc was asked for by name (--only atc, --from atc) but the backend uses no .om."""
+    if result.backend == "ascend" or not ("atc" in (only or ()) or from_step == "atc"):
         return None
     return f"skipped: the {result.backend} backend uses no .om (atc builds them for --backend ascend)"
 
@@ -84,7 +83,8 @@ def _overall(result: Any) -> str:
     """The run's word: failed, up to date (every step was), or done."""
     if result.failed:
         return "failed"
-    return "up to date" if all(s.status == "up to date" for s in result.steps) else "done"
+    ran = [s for s in result.steps if not s.status.startswith("skipped")]
+    return "up to date" if ran and all(s.status == "up to date" for s in ran) else "done"
 
 
 class _Display:
