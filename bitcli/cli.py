@@ -20,7 +20,8 @@ from __future__ import annotations
 import functools
 import inspect
 import os
-from typing import Annotated, Any, Callable
+from contextlib import contextmanager
+from typing import Annotated, Any, Callable, Iterator
 
 import typer
 from typer.core import TyperGroup
@@ -50,21 +51,16 @@ class BitGroup(TyperGroup):
         with self._json_usage_errors():
             return super().invoke(ctx)
 
-    def _json_usage_errors(self) -> Any:
-        from contextlib import contextmanager
-
-        @contextmanager
-        def guard() -> Any:
-            try:
-                yield
-            except _CLICK_ERROR as exc:
-                given = getattr(self, "_bit_args", [])
-                if "--json" in given[: given.index("--")] if "--" in given else "--json" in given:
-                    where = getattr(getattr(exc, "ctx", None), "command_path", "bit")
-                    ui.error_json(exc.format_message(), f"see `{where} --help`", exc.exit_code)
-                raise  # typer prints its usage message on stderr and exits with exc.exit_code (2)
-
-        return guard()
+    @contextmanager
+    def _json_usage_errors(self) -> Iterator[None]:
+        try:
+            yield
+        except _CLICK_ERROR as exc:
+            given = getattr(self, "_bit_args", [])
+            if "--json" in (given[: given.index("--")] if "--" in given else given):
+                where = getattr(getattr(exc, "ctx", None), "command_path", "bit")
+                ui.error_json(exc.format_message(), f"see `{where} --help`", exc.exit_code)
+            raise  # typer prints its usage message on stderr and exits with exc.exit_code (2)
 
 
 app = typer.Typer(
@@ -157,14 +153,8 @@ def boundary(command: Callable[..., Any], name: str | None = None) -> Callable[.
     @functools.wraps(command)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         _take_global_options(kwargs, added)
-        ok = False
         try:
-            result = command(*args, **kwargs)
-            ok = True
-            return result
-        except typer.Exit as exc:
-            ok = not exc.exit_code
-            raise
+            return command(*args, **kwargs)
         except _TYPER_EXITS:
             raise
         except BitError as exc:
@@ -196,7 +186,7 @@ def boundary(command: Callable[..., Any], name: str | None = None) -> Callable[.
             from bitcli.resources import release_held
 
             release_held()
-            forget_created_workdirs(remove_if_empty=not ok)
+            forget_created_workdirs(remove_if_empty=True)  # a workdir it made and left empty goes again
 
     added = _with_global_options(command, wrapper)
     hints.register(name, wrapper)

@@ -288,13 +288,22 @@ def render_all(result: Any, paths: dict[str, Any]) -> None:
     ui.out.print(f"data set: {escape(_data_label(result))}")
     title = "bit all" + (" (demo: synthetic data, random weights)" if result.demo else "")
     table = make_table(title, ["backend", "bs", "top-1", "top-5", "img/s", "310P3 img/s", "model", "status"])
-    for row in result.rows:
+    cells = [_backend_cell(result, row) for row in result.rows]
+    table.columns[0].no_wrap = True  # the backend name whole at 80 columns, never "onnxru…"
+    table.columns[0].min_width = max(map(len, cells), default=len("backend"))
+    notes = []  # a failed row's reason and fix go under the table, where they wrap at full width
+    for row, cell in zip(result.rows, cells):
         ref = SEED_310P3_THROUGHPUT.get(row.bs)
-        status = "ok" if row.status == "ok" else f"[red]{row.status}[/red]: {escape(failure_text(row.reason, row.hint))}"
-        table.add_row(escape(_backend_cell(result, row)), str(row.bs), _pct(row.topk, "1"), _pct(row.topk, "5"),
+        status = "ok"
+        if row.status != "ok":
+            notes.append(f"[red]bs {row.bs} {row.status}[/red]: {escape(failure_text(row.reason, row.hint))}")
+            status = f"[red]{row.status}[/red] (see below)"
+        table.add_row(escape(cell), str(row.bs), _pct(row.topk, "1"), _pct(row.topk, "5"),
                       f"{row.throughput:,.2f}" if row.throughput else "—", f"{ref:,.2f}" if ref else "—",
                       escape(_short8(row.model_sha256)), status)
     ui.out.print(table)
+    for note in notes:
+        ui.out.print(note)
     for line in _identity_legend(result):
         ui.out.print(escape(line), soft_wrap=True)
     if result.demo:

@@ -49,9 +49,9 @@ BsOpt = Annotated[
 def lock_workdir(cfg: Settings, *, create: bool = True) -> None:
     """One bit per workdir: stop at once with "another bit (pid N) is using WORKDIR" (held until the command ends).
 
-    A workdir this call creates is remembered: when the command then fails and the folder holds
-    nothing but bit's lock, the CLI boundary removes it again (:func:`forget_created_workdirs`).
-    A folder that existed before is never removed.
+    A workdir this call creates is remembered: when the command ends (failed, or with nothing to
+    write) and the folder holds nothing but bit's lock, the CLI boundary removes it again
+    (:func:`forget_created_workdirs`). A folder that existed before is never removed.
     """
     from bitcli.resources import hold_workdir
 
@@ -70,8 +70,8 @@ def forget_created_workdirs(*, remove_if_empty: bool) -> list[Path]:
     """End of a command: forget the workdirs it created, removing those left empty when it failed.
 
     Args:
-        remove_if_empty: the command failed; remove each created folder (and the parents created
-            with it) that holds nothing but bit's lock files.
+        remove_if_empty: remove each created folder (and the parents created with it) that holds
+            nothing but bit's lock files.
 
     Returns:
         The folders removed.

@@ -54,22 +54,25 @@ def all_cli(
     ui.info(result.backend_reason)
     for note in result.notes:
         ui.info(note)
+    nothing_ran = not result.steps
     skipped = _skipped_atc(result, from_step, steps_only)
-    if skipped:
+    if skipped:  # asked for by name: say so in the output and in the report's steps
+        from bitcli.stages.run_all import StepRecord
+
         ui.info(f"atc: {skipped}")
-    if not result.steps:  # nothing ran (e.g. --only atc off Ascend): the report on disk stays as it was
+        result.steps.append(StepRecord("atc", None, skipped))
+    if nothing_ran:  # e.g. --only atc off Ascend: the report on disk stays as it was
+        report_json = cfg.artifacts.report_json
         if as_json:
-            emit_json([], status=skipped or "skipped: no step to run", steps=[])
+            emit_json([], status=skipped or "skipped: no step to run", steps=[s.to_json() for s in result.steps])
         else:
-            ui.info(f"nothing ran; {cfg.artifacts.report_json} left as it was")
+            ui.info(f"nothing ran; {report_json} left as it was" if report_json.exists() else "nothing ran; no report written")
         return
     paths = report.write_all_reports(result, cfg.artifacts)
     if as_json:
         import json
 
         doc = json.loads(paths["json_text"])
-        if skipped:
-            doc["steps"].append({"step": "atc", "bs": None, "status": skipped})
         emit_json(doc.pop("results"), status=_overall(result), **doc)
     else:
         report.render_all(result, paths)
@@ -78,10 +81,8 @@ def all_cli(
 
 
 def _skipped_atc(result: Any, from_step: Optional[str], only: Optional[tuple[str, ...]]) -> Optional[str]:
-    """``skipped: <reason>`` when the steps asked for include atc but the backend uses no .om; else None."""
-    from bitcli.stages.run_all import plan_steps
-
-    if result.backend == "ascend" or "atc" not in plan_steps(from_step, only, ascend=True):
+    """``skipped: <reason>`` when atc was asked for by name (--only atc, --from atc) but the backend uses no .om."""
+    if result.backend == "ascend" or not ("atc" in (only or ()) or from_step == "atc"):
         return None
     return f"skipped: the {result.backend} backend uses no .om (atc builds them for --backend ascend)"
 
@@ -90,7 +91,10 @@ def _overall(result: Any) -> str:
     """The run's word: failed, up to date (every step was), or done."""
     if result.failed:
         return "failed"
-    return "up to date" if all(s.status == "up to date" for s in result.steps) else "done"
+    ran = [s for s in result.steps if not s.status.startswith("skipped")]
+    return "up to date" if ran and all(s.status == "up to date" for s in ran) else "done"
+
+
 def _print_plan(cfg: Any, from_step: Optional[str], only: Optional[tuple[str, ...]], force: bool, as_json: bool) -> None:
     """`bit all --dry-run`: one row per step and batch size, "would run: <reason>" or "up to date"."""
     from rich.markup import escape
@@ -99,7 +103,8 @@ def _print_plan(cfg: Any, from_step: Optional[str], only: Optional[tuple[str, ..
 
     planned = dry_run(cfg, from_step=from_step, only=only, force=force)
     if as_json:
-        report.print_json(planned.to_json())
+        doc = planned.to_json()
+        emit_json(doc.pop("results"), status="dry run", **doc)
         return
     ui.info(planned.backend_reason)
     table = report.make_table(f"bit all --dry-run — {planned.workdir} ({planned.backend}); nothing was run",

@@ -37,7 +37,9 @@ def simplify_cli(
         from bitcli.commands._common import emit_json
 
         doc = report.simplify_summary(result)
-        emit_json(doc.pop("rows"), status=None if result.ok else "failed", **doc)
+        words = {"ok": "done", "skipped": "up to date"}  # the shared status words
+        rows = [{**row, "status": words.get(row["status"], row["status"])} for row in doc.pop("rows")]
+        emit_json(rows, **doc)
     else:
         report.render_simplify(result)
     if not result.ok:

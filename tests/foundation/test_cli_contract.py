@@ -163,8 +163,9 @@ def test_each_commands_json_has_status_and_results_with_bs(runner, tmp_path):
         if args[0] == "data":
             assert doc["status"] == "done" and doc["results"][0]["count"] == 8
     assert per_bs == {name: [1, 4] for name in per_bs} and len(per_bs) == 6
-    again = _doc(invoke(runner, "data", "--synthetic", "8", *common, "--json"))
-    assert again["status"] == "up to date"
+    for args in (["data", "--synthetic", "8"], ["export"], ["simplify"]):  # a rerun: the shared word
+        again = _doc(invoke(runner, *args, *common, "--json"))
+        assert again["status"] == "up to date", (args, again)
     for args in (["doctor", "--backend", "onnxruntime"], ["profile", "show"], ["profile", "init"]):
         result = invoke(runner, *args, "--json")
         assert result.exit_code == 0, (args, result.output)
@@ -189,3 +190,35 @@ def test_an_error_under_json_is_a_json_object_on_stdout(runner, tmp_path, args, 
     doc = json.loads(result.stdout)
     assert set(doc) == {"error", "hint", "exit_code"} and doc["exit_code"] == code and doc["error"]
     assert result.stderr.strip()  # the plain line still goes to stderr
+
+
+# ---------------------------------------------------------------------------------------- workdirs, bit all --only atc
+
+
+def test_a_failed_command_removes_the_empty_workdir_it_made_but_never_one_that_existed(runner, tmp_path):
+    made = tmp_path / "new" / "deeper" / "w"
+    result = invoke(runner, "data", "--dataset-path", str(tmp_path / "absent"), "-w", str(made))
+    assert result.exit_code == 1
+    assert not (tmp_path / "new").exists()  # the folders it created for the workdir are gone again
+    existing = tmp_path / "mine"
+    existing.mkdir()
+    result = invoke(runner, "data", "--dataset-path", str(tmp_path / "absent"), "-w", str(existing))
+    assert result.exit_code == 1 and existing.is_dir()
+    kept = tmp_path / "kept"
+    result = invoke(runner, "data", "--synthetic", "2", "-w", str(kept))
+    assert result.exit_code == 0 and (kept / "label.txt").is_file()  # a workdir with results stays
+
+
+def test_all_only_atc_off_ascend_says_why_and_leaves_the_report(runner, tmp_path):
+    work = tmp_path / "w"
+    work.mkdir()
+    (work / "report.json").write_text('{"earlier": true}\n')
+    (work / "report.md").write_text("earlier\n")
+    result = invoke(runner, "all", "--only", "atc", "--backend", "onnxruntime", "-w", str(work))
+    assert result.exit_code == 0, result.output
+    err = " ".join(result.stderr.split())
+    assert "atc: skipped: the onnxruntime backend uses no .om" in err and "left as it was" in err
+    assert (work / "report.json").read_text() == '{"earlier": true}\n' and (work / "report.md").read_text() == "earlier\n"
+    doc = _doc(invoke(runner, "all", "--only", "atc", "--backend", "onnxruntime", "-w", str(work), "--json"))
+    assert doc["status"].startswith("skipped: the onnxruntime backend uses no .om") and doc["results"] == []
+    assert [(s["step"], s["status"]) for s in doc["steps"]] == [("atc", doc["status"])]

@@ -105,7 +105,8 @@ def test_second_run_is_up_to_date_and_new_bs_adds_only_its_rows(demo_run, tmp_pa
     again = subprocess.run([sys.executable, "-m", "bitcli", "all", "--demo", "--bs", "1,4", "--limit", "12", "-w", str(work),
                             "-p", str(profile), "--json"], capture_output=True, text=True, cwd=folder, timeout=600)
     assert again.returncode == 0, again.stderr[-2000:]
-    report = json.loads(again.stdout)  # --json prints report.json and nothing else
+    report = json.loads(again.stdout)  # --json prints report.json, with the run's status, and nothing else
+    assert report.pop("status") == "up to date"
     assert report == _report(work)
     assert set(_statuses(report).values()) == {"up to date"}
     assert _stable(report) == _stable(before)
@@ -173,7 +174,7 @@ def test_a_failing_batch_size_keeps_the_others(runner, tmp_path, monkeypatch):
 ])
 def test_bad_step_names(runner, args, fragment):
     result = invoke(runner, "all", "--demo", *args)
-    assert result.exit_code == 1 and fragment in result.stderr and "Traceback" not in result.output
+    assert result.exit_code == 2 and fragment in result.stderr  # a bad flag value: usage error and "Traceback" not in result.output
 
 
 def test_only_reruns_just_that_step(demo_run, runner, tmp_path):
