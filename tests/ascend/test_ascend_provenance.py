@@ -56,3 +56,28 @@ def test_an_om_bit_did_not_write_is_never_overwritten(runner, standins, tmp_path
     result = invoke(runner, "atc", "--bs", "1", "--chip", "310P3", "-p", str(tiny_profile), "-w", str(work))
     assert result.exit_code == 1 and "was not written by bit" in result.stderr and "Traceback" not in result.output
     assert (work / "bit_bs1.om").read_bytes() == b"the user's own model, converted by hand"
+
+
+def _plan(runner, work, profile):
+    result = invoke(runner, "all", "--bs", "1,2", "--dry-run", "--json", "-p", str(profile), "-w", str(work))
+    assert result.exit_code == 0, result.output[-2000:]
+    return {(s["step"], s["bs"]): s["reason"] for s in json.loads(result.stdout)["results"]}
+
+
+def test_bit_all_on_ascend_does_what_its_dry_run_said(runner, standins, tmp_path):
+    profile = tmp_path / "bit.yaml"
+    profile.write_text("model: {image_size: 32, weights: random}\ndataset: {synthetic: 8}\nbackend: ascend\n"
+                       "bench: {loop: 2, warmup: 1}\n")
+    work = tmp_path / "w"
+    first = _plan(runner, work, profile)
+    assert not work.exists() and all(first.values()) and ("atc", 2) in first
+    assert invoke(runner, "all", "--bs", "1,2", "-p", str(profile), "-w", str(work)).exit_code == 0
+    (work / "bit_bs1.om").write_bytes(b"damaged")
+    plan = _plan(runner, work, profile)
+    assert {k: r for k, r in plan.items() if r} == {
+        ("atc", 1): "bit_bs1.om changed since it was written", ("infer", 1): "atc bs 1 runs first",
+        ("eval", 1): "infer bs 1 runs first", ("bench", 1): "atc bs 1 runs first"}
+    result = invoke(runner, "all", "--bs", "1,2", "--json", "-p", str(profile), "-w", str(work))
+    assert result.exit_code == 0, result.output[-2000:]
+    done = {(s["step"], s["bs"]) for s in json.loads(result.stdout)["steps"] if s["status"] == "done"}
+    assert done == {k for k, r in plan.items() if r}
