@@ -31,14 +31,16 @@ def status_cli(
     if not result.rows:
         ui.out.print(f"{cfg.workdir} holds no bit artefacts yet (start with `bit data` or `bit all`)", markup=False)
         return
-    table = report.make_table(f"bit status — {cfg.workdir}", ["artefact", "path", "made from", "made UTC", "state"])
-    table.columns[1].overflow = table.columns[2].overflow = "fold"  # a path is never cut
+    table = report.make_table(f"bit status — {cfg.workdir}", ["path", "artefact", "made from", "made UTC", "state"])
+    table.columns[0].overflow = table.columns[2].overflow = "fold"  # a path is never cut
     styles = {"current": "green", "stale": "red", "unknown": "yellow"}
     for row in result.rows:
-        state = f"[{styles[row.state]}]{row.state}[/{styles[row.state]}]" + (f": {escape(row.reason)}" if row.reason else "")
-        table.add_row(escape(row.artifact), escape(row.to_json(result.workdir)["path"]), escape(row.made_from),
-                      (row.made_at or "—")[5:16].replace("T", " "), state)
+        table.add_row(escape(row.to_json(result.workdir)["path"]), escape(row.artifact), escape(row.made_from),
+                      (row.made_at or "—")[5:16].replace("T", " "), f"[{styles[row.state]}]{row.state}[/]")
     ui.out.print(table)
+    for row in result.rows:  # the reasons under the table: a long one wraps once, not in a narrow cell
+        if row.reason:
+            ui.out.print(f"{row.to_json(result.workdir)['path']}: {row.state}: {row.reason}", markup=False)
     stale = sum(r.current is False for r in result.rows)
     ui.out.print(f"{len(result.rows)} artefacts, {stale} stale" + (" (`bit all` redoes them; `bit all --dry-run` shows the plan)"
                                                                    if stale else ""), markup=False)

@@ -33,6 +33,23 @@ def record_data(result: Any, input_dir: Path, limit: int | None) -> Any:
     return result
 
 
+def data_reason(output_dir: Path, manifest_path: Path) -> str | None:
+    """Why the outputs in ``output_dir`` do not belong to the data ``manifest_path`` describes, or None.
+
+    None also when either side has no record (a foreign folder, no current manifest): see :func:`check_data`.
+    The words are the same in ``bit eval``'s refusal, ``bit all`` and ``bit status``.
+    """
+    from bitcli.stages.data_files import data_digest
+
+    manifest = read_json_object(manifest_path)
+    recorded = (read_json_object(summary_path(Path(output_dir))) or {}).get("data_sha256")
+    if manifest is None or manifest.get("format") != "bit-data" or recorded is None:
+        return None
+    if recorded != data_digest(manifest):
+        return f"outputs were made from other data than {Path(manifest_path).parent.name}"
+    return None
+
+
 def check_data(output_dir: Path, manifest_path: Path, *, bs: int | None = None) -> str | None:
     """Refuse outputs computed from other data than ``manifest_path`` describes.
 
@@ -43,22 +60,20 @@ def check_data(output_dir: Path, manifest_path: Path, *, bs: int | None = None) 
     Raises:
         DataError: the summary records other data than the current manifest.
     """
-    from bitcli.stages.data_files import data_digest
-
     manifest = read_json_object(manifest_path)
     if manifest is None or manifest.get("format") != "bit-data":
         return None
     summary = read_json_object(summary_path(Path(output_dir))) or {}
-    recorded = summary.get("data_sha256")
-    if recorded is None:
+    if summary.get("data_sha256") is None:
         return (f"{output_dir}: provenance unknown (its summary records no data digest; not written by this "
                 f"bit's infer), scored against the labels as they are")
-    if recorded != data_digest(manifest):
+    reason = data_reason(output_dir, manifest_path)
+    if reason is not None:
         data_dir = Path(manifest_path).parent
         fix = "bit infer --force" + (f" --bs {bs}" if bs is not None else "")
         raise DataError(
-            f"{output_dir} was computed from other data than the current {data_dir} (it changed since "
-            f"`bit infer`); its labels would score the wrong images",
+            f"{output_dir}: {reason} (the current {data_dir} changed since `bit infer`); its labels would score "
+            f"the wrong images",
             hint=f"rerun inference on the current data: `{fix}`",
         )
     return None

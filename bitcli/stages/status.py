@@ -35,6 +35,7 @@ class ArtifactStatus:
     made_at: str | None
     current: bool | None       # None: no record to judge by
     reason: str | None = None  # why not current (or why unknown)
+    inputs: list[Path] = field(default_factory=list)  # artefacts it was made from (a stale one makes it stale)
 
     @property
     def state(self) -> str:
@@ -72,8 +73,27 @@ def workdir_status(workdir: Path) -> StatusResult:
     rows += _result_rows(names)
     rows += _bench_rows(names)
     rows += _report_rows(names, [r for r in rows if r is not None])
-    result.rows = [r for r in rows if r is not None]
+    result.rows = _propagate([r for r in rows if r is not None])
     return result
+
+
+def _propagate(rows: list[ArtifactStatus]) -> list[ArtifactStatus]:
+    """A row made from a stale artefact is stale too (rows come in pipeline order: one pass)."""
+    by_path = {r.path: r for r in rows}
+    for row in rows:
+        stale = [by_path[p] for p in row.inputs if p in by_path and by_path[p].current is False]
+        if row.current is not False and stale:
+            row.current, row.reason = False, f"made from {stale[0].path.name}, which is stale"
+    return rows
+
+
+def _model_of(names: Artifacts, backend: str, bs: int) -> list[Path]:
+    """The model a backend's result of ``bs`` was made from, by the standard names (none for torch)."""
+    if backend == "ascend":
+        return [names.om(bs)]
+    if backend == "torch":
+        return []
+    return [names.sim_onnx(bs) if names.sim_onnx(bs).exists() else names.onnx]
 
 
 # --------------------------------------------------------------------------- models and data
@@ -125,7 +145,7 @@ def _sim_row(path: Path) -> ArtifactStatus:
     why = stale_reason(path, {"source_digest": digest_or_missing(source)}, inputs={
         "source_digest": f"{source.name} was re-exported" if exported else f"{source.name} changed"})
     return ArtifactStatus(f"sim bs{meta.get('bs', _bs_key(path))}", path, source.name,
-                          meta.get("made_at") or _mtime(path), why is None, why)
+                          meta.get("made_at") or _mtime(path), why is None, why, [source])
 
 
 def _om_row(path: Path) -> ArtifactStatus:
@@ -134,7 +154,7 @@ def _om_row(path: Path) -> ArtifactStatus:
     why = stale_reason(path, {"onnx_sha256": digest_or_missing(onnx)}, inputs={"onnx_sha256": f"{onnx.name} changed"})
     made_from = f"{onnx.name} ({meta.get('soc_version', '?')})"
     return ArtifactStatus(f"om bs{meta.get('batch_size', _bs_key(path))}", path, made_from,
-                          meta.get("made_at") or _mtime(path), why is None, why)
+                          meta.get("made_at") or _mtime(path), why is None, why, [onnx])
 
 
 def _other_models(workdir: Path) -> list[Path]:
@@ -169,21 +189,21 @@ def _result_rows(names: Artifacts) -> list[ArtifactStatus]:
 
 
 def _outputs_row(names: Artifacts, folder: Path) -> ArtifactStatus:
-    from bitcli.stages.data_files import data_digest
+    from bitcli.stages.provenance import data_reason
 
     summary = read_json_object(summary_path(folder)) or {}
     slot = folder.parent.name if folder.parent != names.result_root else summary.get("backend", "?")
     made_from = f"{names.dataset_bin.name} on {summary.get('backend', slot)}"
+    backend = str(summary.get("backend") or slot).split("-")[0]
     row = ArtifactStatus(f"outputs bs{_bs_key(folder)}", folder, made_from,
-                         _mtime(summary_path(folder)) or _mtime(folder), None, "no record of the data it was made from")
-    manifest = read_json_object(names.data_manifest)
+                         _mtime(summary_path(folder)) or _mtime(folder), None, "no record of the data it was made from",
+                         [names.dataset_bin, *_model_of(names, backend, _bs_key(folder))])
     if read_sidecar(folder) is not None:
         row.reason = stale_reason(folder)
         row.current = row.reason is None
-    if row.current is not False and summary.get("data_sha256") and manifest:
-        same = summary["data_sha256"] == data_digest(manifest)
-        row.current, row.reason = (True, None) if same else (
-            False, f"outputs were made from other data than {names.dataset_bin.name}")
+    if row.current is not False and summary.get("data_sha256") and names.data_manifest.is_file():
+        row.reason = data_reason(folder, names.data_manifest)  # the words bit eval refuses with
+        row.current = row.reason is None
     return row
 
 
@@ -193,7 +213,7 @@ def _accuracy_row(names: Artifacts, folder: Path, accuracy: Path) -> ArtifactSta
     doc = read_json_object(accuracy) or {}
     made_from = f"{folder.name}, {doc.get('samples', '?')} samples"
     row = ArtifactStatus(f"accuracy bs{_bs_key(folder)}", accuracy, made_from, _mtime(accuracy), None,
-                         "no record of what it was scored from (not written by this bit)")
+                         "no record of what it was scored from (not written by this bit)", [folder])
     meta = read_sidecar(accuracy)
     if meta is not None:  # the key bit eval and bit all record (bitcli.stages.results.eval_key)
         expected = eval_key(folder, names.label_txt, names.data_manifest, meta.get("limit"))
@@ -219,8 +239,9 @@ def _bench_rows(names: Artifacts) -> list[ArtifactStatus]:
                 continue
             made = entry.get("made_from") or {}
             model = entry.get("model") or "?"
+            timed = [Path(str(model))] if model not in ("?", "random") else []
             row = ArtifactStatus(f"bench {slot} bs{entry.get('bs')}", names.bench_json, f"{Path(str(model)).name}",
-                                 made_at, None, "no record of the model it timed")
+                                 made_at, None, "no record of the model it timed", timed)
             if entry.get("status") != "ok":
                 row.current, row.reason = False, f"failed: {entry.get('reason') or 'see bit bench'}"
             elif made.get("model_sha256"):
@@ -237,7 +258,7 @@ def _report_rows(names: Artifacts, rows: list[ArtifactStatus]) -> list[ArtifactS
         if not path.is_file():
             continue
         newer = [p for p in records if (_mtime_ns(p) or 0) > (_mtime_ns(path) or 0)]
-        row = ArtifactStatus("report", path, "bit all", _mtime(path), not newer)
+        row = ArtifactStatus("report", path, "bit all", _mtime(path), not newer, inputs=records)
         if newer:
             row.reason = f"{_rel(newer[0], names.workdir)} was rewritten after the report (rerun `bit all`)"
         out.append(row)

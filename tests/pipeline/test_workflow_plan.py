@@ -124,3 +124,117 @@ def test_a_reexport_makes_the_simplified_models_stale(work, runner):
     result = invoke(runner, "simplify", "--bs", "1", "-w", str(work), "-p", str(seven), "--json")
     row = json.loads(result.stdout)["results"][0]
     assert row["status"] == "done" and row["reason"] == "bit.onnx was re-exported after bit_bs1_sim.onnx was made"
+
+
+# --------------------------------------------------------------------------- bit all, its plan, bit status
+
+
+@pytest.fixture(scope="module")
+def ran(chain, tmp_path_factory):
+    """The chain's workdir after `bit all --bs 1,2` (every step current)."""
+    from typer.testing import CliRunner
+
+    profile, original = chain
+    work = tmp_path_factory.mktemp("ran") / "work"
+    shutil.copytree(original, work)
+    mp = pytest.MonkeyPatch()
+    mp.setenv("COLUMNS", "160")
+    try:
+        result = invoke(CliRunner(), *ALL, "-w", str(work), "-p", str(profile))
+    finally:
+        mp.undo()
+    assert result.exit_code == 0, result.output[-3000:]
+    return profile, work
+
+
+def _copy(ran, tmp_path) -> tuple[Path, Path]:
+    profile, original = ran
+    shutil.copytree(original, tmp_path / "work")
+    return profile, tmp_path / "work"
+
+
+def _plan(runner, work, profile) -> dict[tuple[str, int | None], str | None]:
+    result = invoke(runner, *ALL, "--dry-run", "--json", "-w", str(work), "-p", str(profile))
+    assert result.exit_code == 0, result.output[-2000:]
+    return {(s["step"], s["bs"]): s["reason"] for s in json.loads(result.stdout)["results"]}
+
+
+def test_nothing_made_yet_dry_run_and_status_write_nothing(chain, runner, tmp_path):
+    profile, _ = chain
+    work = tmp_path / "new"
+    plan = _plan(runner, work, profile)
+    assert all(reason for reason in plan.values()) and len(plan) == 2 + 4 * 2  # data, export; 4 steps × 2 bs
+    assert plan[("export", None)] == "bit.onnx does not exist" and plan[("simplify", 1)] == "export runs first"
+    status = invoke(runner, "status", "-w", str(work))
+    assert status.exit_code == 0 and "does not exist: nothing made yet" in status.stdout
+    assert json.loads(invoke(runner, "status", "-w", str(work), "--json").stdout)["results"] == []
+    assert not work.exists() and list(tmp_path.iterdir()) == []
+
+
+def test_the_dry_run_names_exactly_the_steps_the_run_does(work, runner):
+    """After the standalone chain, with bs 2's simplified model corrupted: plan, run, compare."""
+    profile, work = work
+    (work / "bit_bs2_sim.onnx").write_bytes(b"garbage")
+    before = _snapshot(work)
+    plan = _plan(runner, work, profile)
+    assert _snapshot(work) == before  # the dry run wrote nothing
+    assert plan[("simplify", 2)] == "bit_bs2_sim.onnx changed since it was written"
+    assert plan[("data", None)] is plan[("export", None)] is plan[("simplify", 1)] is None
+    result = invoke(runner, *ALL, "--json", "-w", str(work), "-p", str(profile))
+    assert result.exit_code == 0, result.output[-2000:]
+    steps = _steps(result)
+    assert {k for k, s in steps.items() if s["status"] == "done"} == {k for k, r in plan.items() if r}
+    assert {k for k, s in steps.items() if s["status"] == "up to date"} == {k for k, r in plan.items() if not r}
+    assert all(steps[k].get("reason") == r for k, r in plan.items())
+    assert all(r is None for r in _plan(runner, work, profile).values())  # and now all is current
+
+
+def test_after_bit_all_each_single_command_is_up_to_date(ran, runner, tmp_path):
+    profile, work = _copy(ran, tmp_path)
+    before = _snapshot(work)
+    for args in (("data",), ("export",), ("simplify", "--bs", "1,2")):
+        result = invoke(runner, *args, "-w", str(work), "-p", str(profile))
+        assert result.exit_code == 0 and "up to date" in result.stdout, result.output[-2000:]
+    assert _snapshot(work) == before
+    again = invoke(runner, *ALL, "--json", "-w", str(work), "-p", str(profile))
+    assert again.exit_code == 0 and {s["status"] for s in _steps(again).values()} == {"up to date"}
+
+
+def test_a_reexport_reruns_everything_after_it_in_bit_all(ran, runner, tmp_path):
+    profile, work = _copy(ran, tmp_path)
+    seven = tmp_path / "seed7.yaml"
+    seven.write_text(PROFILE.format(seed=7))
+    assert invoke(runner, "export", "-w", str(work), "-p", str(seven)).exit_code == 0
+    status = {r["path"]: r for r in json.loads(invoke(runner, "status", "-w", str(work), "--json").stdout)["results"]}
+    assert status["result/result_bs2"]["reason"] == "made from bit_bs2_sim.onnx, which is stale"  # what it was made from
+    assert status["bench/bench_bs1.json"]["state"] == status["report.json"]["state"] == "stale"
+    result = invoke(runner, *ALL, "--json", "-w", str(work), "-p", str(seven))
+    assert result.exit_code == 0, result.output[-2000:]
+    steps = _steps(result)
+    assert steps[("data", None)]["status"] == steps[("export", None)]["status"] == "up to date"
+    for bs in (1, 2):
+        assert steps[("simplify", bs)]["reason"] == f"bit.onnx was re-exported after bit_bs{bs}_sim.onnx was made"
+        assert all(steps[(step, bs)]["status"] == "done" for step in ("simplify", "infer", "eval", "bench"))
+
+
+def test_status_after_a_data_change_of_the_same_count(ran, runner, tmp_path, cifar_dir):
+    profile, work = _copy(ran, tmp_path)
+    real = tmp_path / "real.yaml"
+    real.write_text(f"model: {{image_size: 32, weights: random}}\ndataset: {{path: {cifar_dir}, limit: 16}}\n"
+                    "backend: onnxruntime\nbench: {loop: 2, warmup: 1}\n")
+    assert invoke(runner, "data", "-w", str(work), "-p", str(real)).exit_code == 0  # 16 real images for 16 synthetic
+    status = invoke(runner, "status", "-w", str(work), "--json")
+    rows = {r["path"]: r for r in json.loads(status.stdout)["results"]}
+    for bs in (1, 2):
+        assert rows[f"result/result_bs{bs}"]["state"] == "stale"
+        assert rows[f"result/result_bs{bs}"]["reason"] == "outputs were made from other data than dataset_bin"
+        accuracy = rows[f"result/result_bs{bs}_accuracy.json"]  # the labels are the first input found changed
+        assert accuracy["state"] == "stale" and accuracy["reason"] == f"label.txt changed after {accuracy['path'][7:]} was made"
+    assert rows["dataset_bin"]["state"] == "current" and rows["bit.onnx"]["state"] == "current"
+    text = invoke(runner, "status", "-w", str(work))
+    assert text.exit_code == 0 and "12 artefacts, 6 stale" in text.stdout  # 2 outputs, 2 accuracy records, 2 reports
+    assert "result/result_bs1: stale: outputs were made from other data than dataset_bin" in text.stdout
+    result = invoke(runner, *ALL, "--json", "-w", str(work), "-p", str(real))
+    steps = _steps(result)
+    assert all(steps[(step, bs)]["status"] == "done" for step in ("infer", "eval") for bs in (1, 2))
+    assert steps[("infer", 1)]["reason"] == "data runs first" or "dataset_bin" in steps[("infer", 1)]["reason"]

@@ -234,14 +234,14 @@ def test_eval_refuses_outputs_of_other_data_with_the_same_count(first_run, runne
     _replace_data_same_count(runner, work, profile, cifar_dir)
     result = invoke(runner, "eval", "--bs", "1", "-w", str(work), "-p", str(profile))
     assert result.exit_code == 1, result.output[-2000:]
-    assert "was computed from other data than the current" in result.stderr
+    assert "outputs were made from other data than dataset_bin" in result.stderr
     assert "bit infer --force --bs 1" in result.stderr and "top-1" not in result.stdout
     # bit all --only eval: the row fails with the reason and the fix, and shows no figure
     every = invoke(runner, "all", "--bs", "1", "-w", str(work), "-p", str(profile), "--only", "eval",
                    "--weights", "random", "--dataset-path", str(cifar_dir), "--limit", "6")
     assert every.exit_code == 1
     row = _rows(work)[1]
-    assert row["status"] == "failed" and "computed from other data" in row["reason"]
+    assert row["status"] == "failed" and "made from other data" in row["reason"]
     assert "bit infer --force --bs 1" in row["hint"] and row["topk"] is None
     # the fix the message names works
     fixed = invoke(runner, "infer", "--force", "--bs", "1", "-w", str(work), "-p", str(profile))
