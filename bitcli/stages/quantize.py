@@ -27,12 +27,12 @@ class QuantizeRequest:
 
     bs: int
     engine: str = "onnxruntime"
-    method: str = "minmax"
+    method: str = "percentile"
     calib: int = 256
     holdout: int = 496
     seed: int = 0
     exclude: tuple[str, ...] = ()
-    keep_ends: bool = False
+    keep_ends: bool = True
     reduce_range: str = "auto"          # auto | on | off
     min_agreement: float = 0.985
     max_top1_drop: float = 0.003

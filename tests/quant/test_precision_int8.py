@@ -31,7 +31,7 @@ def test_infer_and_bench_refuse_a_missing_int8_model(tmp_path, runner, monkeypat
 def test_all_with_int8_quantizes_runs_int8_and_compares(tmp_path):
     profile = tmp_path / "small.yaml"
     profile.write_text("model: {image_size: 32}\nbench: {loop: 2, warmup: 1}\nprecision: int8\n"
-                       "quantize: {calib: 8, holdout: 16, min_agreement: 0.0, max_top1_drop: 1.0}\n")
+                       "quantize: {calib: 8, holdout: 16, method: minmax, min_agreement: 0.0, max_top1_drop: 1.0}\n")
     work = tmp_path / "work"
     env = {k: v for k, v in os.environ.items() if not k.startswith("BIT_")}
     proc = subprocess.run([sys.executable, "-m", "bitcli", "all", "--demo", "--bs", "4", "--limit", "24", "-w", str(work),

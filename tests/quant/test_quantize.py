@@ -44,7 +44,7 @@ def test_split_is_seeded_disjoint_and_whole_batches():
 def test_quantize_writes_model_and_sidecar(tmp_path, runner):
     work, profile = _workdir(tmp_path)
     res = invoke(runner, "quantize", "-p", str(profile), "--calib", "16", "--holdout", "24", "--json",
-                 "--min-agreement", "0.5", "--max-top1-drop", "1")
+                 "--min-agreement", "0.5", "--max-top1-drop", "1", "--method", "minmax", "--no-keep-ends")
     assert res.exit_code == 0, res.output
     doc = json.loads(res.stdout)
     out = work / f"bit_bs{BS}_int8.onnx"
@@ -71,7 +71,7 @@ def test_quantize_writes_model_and_sidecar(tmp_path, runner):
     cos = (a * b).sum(1) / np.linalg.norm(a, axis=1) / np.linalg.norm(b, axis=1)
     assert cos.min() > 0.99 and not np.array_equal(a, b)
     again = invoke(runner, "quantize", "-p", str(profile), "--calib", "16", "--holdout", "24", "--json",
-                   "--min-agreement", "0.5", "--max-top1-drop", "1")
+                   "--min-agreement", "0.5", "--max-top1-drop", "1", "--method", "minmax", "--no-keep-ends")
     assert json.loads(again.stdout)["status"] == "up to date"
 
 
@@ -79,7 +79,7 @@ def test_guard_refuses_then_accept_loss_writes(tmp_path, runner):
     work, profile = _workdir(tmp_path, 64, head_spread=0.002)   # nearly tied logits: int8 noise flips some
     out = work / f"bit_bs{BS}_int8.onnx"
     args = ["quantize", "-p", str(profile), "--calib", "16", "--holdout", "48", "--min-agreement", "1.0",
-            "--max-top1-drop", "0"]
+            "--max-top1-drop", "0", "--method", "minmax", "--no-keep-ends"]
     refused = invoke(runner, *args)
     assert refused.exit_code == 1
     assert "int8 model refused (nothing written): top-1 agreement with fp32" in refused.output
