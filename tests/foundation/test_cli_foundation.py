@@ -28,7 +28,7 @@ def test_commands_are_registered_in_pipeline_order():
     assert registered_commands() == PIPELINE + ["status", "doctor", "profile"]
 
 
-@pytest.mark.parametrize("args", [[], ["profile"], ["profile", "init"]] + [[c] for c in PIPELINE + ["doctor"]])
+@pytest.mark.parametrize("args", [[], ["profile"], ["profile", "init"]] + [[c] for c in PIPELINE + ["status", "doctor"]])
 def test_help_does_not_import_heavy_packages(args):
     code = (
         "import sys\n"
