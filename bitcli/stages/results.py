@@ -248,7 +248,10 @@ def eval_folder(result_dir: Path, label_path: Path, manifest_path: Path, *, topk
                             f"`bit eval --limit {recorded}`") from None
         raise
     result.identity = summary_identity(result_dir)
-    sidecar_path(record).unlink(missing_ok=True)  # the old key no longer describes what is saved next
+    try:
+        sidecar_path(record).unlink(missing_ok=True)  # the old key no longer describes what is saved next
+    except OSError:
+        pass  # a read-only place: save_accuracy says "not saved" and no record claims to be current
     save_accuracy(result)
     if result.json_path is not None and not result.extra.get("nonfinite_files"):
         write_sidecar(record, key)
