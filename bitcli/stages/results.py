@@ -80,7 +80,7 @@ def record_infer(result_dir: Path, key: dict[str, Any], identity: dict[str, Any]
 
 
 def forget_infer(result_dir: Path) -> None:
-    """Drop the sidecar before recomputing: a half-done rerun must never look up to date."""
+    """Drop the sidecar of outputs that must not count as up to date (NaN/inf)."""
     sidecar_path(result_dir).unlink(missing_ok=True)
 
 
@@ -198,8 +198,8 @@ def infer_bs(cfg: Any, cls: Any, bs: int, model: Path | str, root: Path, *, inpu
             announce(f"bs {bs}: {result_dir} is out of date ({_changed(result_dir, key)} changed since it was "
                      "written); computing it again")
         redo = True
-    if redo:
-        forget_infer(result_dir)
+    # The old sidecar stays until the new folder is published: a failed run leaves the old result and its
+    # record intact, and a stale record never matches today's key, so nothing half-done looks up to date.
     runner = cls(stage.options_from_settings(cfg, bs, model))
     if dataset_path is not None:
         result = stage.outputs_from_dataset(runner, dataset_path, root, limit=limit, force=redo, progress=progress)
