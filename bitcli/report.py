@@ -256,26 +256,35 @@ from bitcli.report_files import (  # noqa: E402,F401  (re-exported: the report's
 
 
 def _backend_cell(result: Any, row: Any) -> str:
-    """``onnxruntime fp32``, or the chip for Ascend (``310P3 fp32``)."""
+    """The row's slot name (``onnxruntime``, ``onnxruntime-int8``; the chip for Ascend): fp32 is implicit here,
+    the legend under the table and report.md/json say it."""
+    from bitcli.artifacts import result_slot
+
     backend = row.backend or result.backend
     name = _chip_label(result, row) if backend == "ascend" else backend
-    return f"{name} {row.precision or 'fp32'}"
-
-
-def _short8(digest: Any) -> str:
-    from bitcli.stages.identity import short
-
-    text = short(digest)
-    return text[:8] if len(text) == 12 else text
+    return result_slot(name, row.precision or "fp32")
 
 
 def _identity_legend(result: Any) -> list[str]:
-    """Under the table, once per backend × precision: its device and weights (the model column is its sha256)."""
-    seen: dict[tuple[str, str], Any] = {}
+    """Under the table, once per backend × precision: device, weights and each bs's model with its short sha256.
+
+    Kept out of the table so it stays narrow (the reasons of failed rows need the width).
+    """
+    from pathlib import Path
+
+    from bitcli.stages.identity import short
+
+    groups: dict[tuple[str, str], list[Any]] = {}
     for row in result.rows:
-        seen.setdefault((row.backend or result.backend, row.precision or "fp32"), row)
-    return [f"{backend} {precision}: device {row.device or '—'}; weights {row.weights or '—'}"
-            for (backend, precision), row in seen.items()]
+        groups.setdefault((row.backend or result.backend, row.precision or "fp32"), []).append(row)
+    lines = []
+    for (backend, precision), rows in groups.items():
+        models = ", ".join(f"bs {r.bs} {Path(str(r.model)).name if r.model else '—'} ({short(r.model_sha256)})"
+                           for r in rows)
+        first = next((r for r in rows if r.device), rows[0])
+        lines.append(f"{backend} {precision}: device {first.device or '—'}; weights {first.weights or '—'}; "
+                     f"models {models}")
+    return lines
 
 
 def render_all(result: Any, paths: dict[str, Any]) -> None:
@@ -287,7 +296,7 @@ def render_all(result: Any, paths: dict[str, Any]) -> None:
     # one data set for every row: its line (with the count) heads the table instead of a column
     ui.out.print(f"data set: {escape(_data_label(result))}")
     title = "bit all" + (" (demo: synthetic data, random weights)" if result.demo else "")
-    table = make_table(title, ["backend", "bs", "top-1", "top-5", "img/s", "310P3 img/s", "model", "status"])
+    table = make_table(title, ["backend", "bs", "top-1", "top-5", "img/s", "310P3 img/s", "status"])
     cells = [_backend_cell(result, row) for row in result.rows]
     table.columns[0].no_wrap = True  # the backend name whole at 80 columns, never "onnxru…"
     table.columns[0].min_width = max(map(len, cells), default=len("backend"))
@@ -299,8 +308,7 @@ def render_all(result: Any, paths: dict[str, Any]) -> None:
             notes.append(f"[red]bs {row.bs} {row.status}[/red]: {escape(failure_text(row.reason, row.hint))}")
             status = f"[red]{row.status}[/red] (see below)"
         table.add_row(escape(cell), str(row.bs), _pct(row.topk, "1"), _pct(row.topk, "5"),
-                      f"{row.throughput:,.2f}" if row.throughput else "—", f"{ref:,.2f}" if ref else "—",
-                      escape(_short8(row.model_sha256)), status)
+                      f"{row.throughput:,.2f}" if row.throughput else "—", f"{ref:,.2f}" if ref else "—", status)
     ui.out.print(table)
     for note in notes:
         ui.out.print(note)

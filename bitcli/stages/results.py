@@ -80,7 +80,7 @@ def record_infer(result_dir: Path, key: dict[str, Any], identity: dict[str, Any]
 
 
 def forget_infer(result_dir: Path) -> None:
-    """Drop the sidecar before recomputing: a half-done rerun must never look up to date."""
+    """Drop the sidecar of outputs that must not count as up to date (NaN/inf)."""
     sidecar_path(result_dir).unlink(missing_ok=True)
 
 
@@ -198,8 +198,8 @@ def infer_bs(cfg: Any, cls: Any, bs: int, model: Path | str, root: Path, *, inpu
             announce(f"bs {bs}: {result_dir} is out of date ({changed_inputs(result_dir, key)} changed since it was "
                      "written); computing it again")
         redo = True
-    if redo:
-        forget_infer(result_dir)
+    # The old sidecar stays until the new folder is published: a failed run leaves the old result and its
+    # record intact, and a stale record never matches today's key, so nothing half-done looks up to date.
     runner = cls(stage.options_from_settings(cfg, bs, model))
     if dataset_path is not None:
         result = stage.outputs_from_dataset(runner, dataset_path, root, limit=limit, force=redo, progress=progress)
@@ -248,7 +248,10 @@ def eval_folder(result_dir: Path, label_path: Path, manifest_path: Path, *, topk
                             f"`bit eval --limit {recorded}`") from None
         raise
     result.identity = summary_identity(result_dir)
-    sidecar_path(record).unlink(missing_ok=True)  # the old key no longer describes what is saved next
+    try:
+        sidecar_path(record).unlink(missing_ok=True)  # the old key no longer describes what is saved next
+    except OSError:
+        pass  # a read-only place: save_accuracy says "not saved" and no record claims to be current
     save_accuracy(result)
     if result.json_path is not None and not result.extra.get("nonfinite_files"):
         write_sidecar(record, key)

@@ -97,8 +97,8 @@ def test_stale_temps_of_killed_writers_are_removed_live_ones_kept(tmp_path):
 
 @pytest.mark.parametrize("kind", ["pid", "old"])
 def test_stale_partial_result_folders_are_removed_by_the_next_infer(runner, tmp_path, work, kind):
-    res = work / "result"
-    res.mkdir()
+    res = work / "result" / "onnxruntime"  # infer's folder for its backend and precision
+    res.mkdir(parents=True)
     stale = res / (f".result_bs2.{_dead_pid()}.x1y2.partial" if kind == "pid" else ".result_bs2.k3j4abcd.partial")
     stale.mkdir()
     (stale / "0_0.bin").write_bytes(b"\0" * 40)

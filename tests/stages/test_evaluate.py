@@ -58,7 +58,7 @@ def test_topk_per_class_confusion_equal_numpy(case, fmt):
         assert result.confusion[c] == [int(np.sum(pred[mask] == p)) for p in range(10)]
     saved = json.loads(accuracy_path(tmp / "res").read_text())
     assert saved == json.loads(json.dumps(result.to_json()))
-    assert list(saved) == ["samples", "topk", "per_class", "confusion"] and list(saved["topk"]) == ["1", "2", "3", "4", "5"]
+    assert list(saved) == ["samples", "topk", "per_class", "confusion", "num_classes", "label_format", "output_dir"] and list(saved["topk"]) == ["1", "2", "3", "4", "5"]
 
 
 def test_ignores_summary_and_other_files_reads_device_subfolders(case):

@@ -146,7 +146,10 @@ def test_two_backends_two_rows_neither_overwritten(chain, runner, tmp_path):
     assert both[("onnxruntime", 1)]["throughput"] == ort_bench["throughput"]
     assert both[("torch", 1)]["throughput"] == rows[("torch", "fp32", 1)]["throughput"]
     assert both[("torch", 1)]["samples"] == 4 and both[("onnxruntime", 1)]["samples"] == 16
-    assert "torch fp32" in report.stdout and "onnxruntime fp32" in report.stdout
+    shown = " ".join(report.stdout.split())
+    assert "torch fp32" in shown and "onnxruntime fp32" in shown
+    assert f"bs 1 bit_bs1_sim.onnx ({_sha256(work / 'bit_bs1_sim.onnx')[:12]})" in shown  # each row's model, by sha256
+    assert "bs 1 random (random:seed=0)" in shown
     md = (work / "report.md").read_text()
     assert "| torch | fp32 |" in md and "| onnxruntime | fp32 |" in md
 
