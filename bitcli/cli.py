@@ -116,21 +116,28 @@ _GLOBAL_PARAMS = [
 ]
 
 
-def _with_global_options(command: Callable[..., Any], wrapper: Callable[..., Any]) -> set[str]:
-    """Give ``wrapper`` the command's signature plus the global options it lacks; returns their names."""
+def _with_global_options(command: Callable[..., Any], wrapper: Callable[..., Any]) -> tuple[set[str], str | None]:
+    """Give ``wrapper`` the command's signature plus the global options it lacks.
+
+    Returns:
+        The names of the parameters added, and the name of the command's ``--json`` parameter (or None).
+    """
     signature = inspect.signature(command, eval_str=True)
     added = [p for p in _GLOBAL_PARAMS if p.name not in signature.parameters]
     wrapper.__signature__ = signature.replace(parameters=[*signature.parameters.values(), *added])  # type: ignore[attr-defined]
-    return {p.name for p in added}
+    json_param = next((name for name, param in signature.parameters.items()
+                       if any(getattr(m, "default", None) == "--json" or "--json" in (getattr(m, "param_decls", None) or ())
+                              for m in getattr(param.annotation, "__metadata__", ()))), None)
+    return {p.name for p in added}, json_param
 
 
-def _take_global_options(kwargs: dict[str, Any], added: set[str]) -> None:
+def _take_global_options(kwargs: dict[str, Any], added: set[str], json_param: str | None) -> None:
     """Apply the global options given after the command (or-ed with the root's) and the command's --json."""
     for name in ("debug", "verbose", "quiet"):
         value = kwargs.pop(name) if name in added else kwargs.get(name, False)
         if value:
             setattr(ui.state, name, True)
-    ui.state.json = bool(kwargs.get("as_json", False))
+    ui.state.json = bool(json_param and kwargs.get(json_param, False))
     ui.state.json_printed = False
 
 
@@ -152,7 +159,7 @@ def boundary(command: Callable[..., Any], name: str | None = None) -> Callable[.
 
     @functools.wraps(command)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
-        _take_global_options(kwargs, added)
+        _take_global_options(kwargs, added, json_param)
         try:
             return command(*args, **kwargs)
         except _TYPER_EXITS:
@@ -188,7 +195,7 @@ def boundary(command: Callable[..., Any], name: str | None = None) -> Callable[.
             release_held()
             forget_created_workdirs(remove_if_empty=True)  # a workdir it made and left empty goes again
 
-    added = _with_global_options(command, wrapper)
+    added, json_param = _with_global_options(command, wrapper)
     hints.register(name, wrapper)
     return wrapper
 

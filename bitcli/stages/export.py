@@ -182,8 +182,10 @@ def _check_settings(opset: int, image_size: int, output: Path) -> None:
     from bitcli.resources import writable_problem
 
     problem = writable_problem(output.parent)
-    if problem:  # before the checkpoint is loaded and the graph traced
-        raise ConfigError(f"cannot write {output}: {problem}", hint="choose another --output")
+    if problem:  # before the checkpoint is loaded and the graph traced; the file system's fault: a failed run (1)
+        from bitcli.errors import StorageError
+
+        raise StorageError(f"cannot write {output}: {problem}", hint="choose another --output")
 
 
 def _tool_versions() -> dict[str, str]:

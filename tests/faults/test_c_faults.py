@@ -148,10 +148,10 @@ SIZE_CASES = [
     (["atc", "--bs", "5000"], "4096", 2),
     (["all", "--bs", "8192"], "4096", 2),
     (["eval", "--bs", "99999"], "4096", 2),
-    (["export", "--image-size", "100000"], "up to 1024", 1),
-    (["export", "--image-size", "1025"], "up to 1024", 1),
-    (["data", "--synthetic", "100000000"], "up to 1,000,000", 1),
-    (["data", "--synthetic", "1000001"], "up to 1,000,000", 1),
+    (["export", "--image-size", "100000"], "up to 1024", 2),  # a flag value out of range: usage error
+    (["export", "--image-size", "1025"], "up to 1024", 2),  # a flag value out of range: usage error
+    (["data", "--synthetic", "100000000"], "up to 1,000,000", 2),  # a flag value out of range: usage error
+    (["data", "--synthetic", "1000001"], "up to 1,000,000", 2),  # a flag value out of range: usage error
 ]
 
 
@@ -192,5 +192,5 @@ def test_infer_batch_memory_is_checked_against_the_real_host(tmp_path):
 def test_simplify_of_a_static_model_for_another_bs(runner, tmp_path, tiny_models):
     result = invoke(runner, "simplify", "--model", str(tiny_models / "bit_bs1_sim.onnx"), "--bs", "2",
                     "--output-dir", str(tmp_path))
-    one_line_failure(result, "has a static batch size of 1", "cannot serve bs 2", "--bs 1", code=1)
+    one_line_failure(result, "has a static batch size of 1", "cannot serve bs 2", "--bs 1", code=2)  # --bs conflicts with --model
     assert not list(tmp_path.glob("*.onnx"))
