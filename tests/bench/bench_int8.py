@@ -144,6 +144,9 @@ def full_fixture(workdir: Path, bs: int, row: dict, torch_limit: int, full_limit
              "--keep-ends" if row["keep_ends"] else "--no-keep-ends", "--force"]
     say(f"\n## chosen recipe at bs {bs}: {row['recipe']}")
     q = bit(workdir, "quantize", *flags, "--accept-loss", "--json")
+    if q.returncode:  # e.g. another bit holds the workdir: say so instead of failing on empty JSON
+        say(f"bit quantize {' '.join(flags)} failed: {q.stderr.strip()[-400:]}")
+        return
     g = json.loads(q.stdout)["guard"]
     say(f"bit quantize {' '.join(flags)}: held-out {g['samples']} images: agreement {g['agreement']:.2%}, "
         f"Δtop-1 {g['delta_top1'] * 100:+.2f} pt, SQNR {g['sqnr_db']:.1f} dB, guard passed: {g['passed']}")
