@@ -86,12 +86,7 @@ def parse_cpuinfo(text: str, arch: str) -> CpuInfo:
     Returns:
         :class:`CpuInfo` with the flags of interest and the model name.
     """
-    fields: dict[str, str] = {}
-    for line in text.splitlines():
-        key, sep, value = line.partition(":")
-        key = key.strip().lower()
-        if sep and key and key not in fields:  # first processor block wins
-            fields[key] = value.strip()
+    fields = _fields(text)
     arch = {"amd64": "x86_64", "arm64": "aarch64"}.get(arch.lower(), arch.lower())
     if arch == "aarch64":
         words = set(fields.get("features", "").split())
@@ -100,6 +95,31 @@ def parse_cpuinfo(text: str, arch: str) -> CpuInfo:
         words = set(fields.get("flags", "").split())
         wanted = X86_FLAGS
     return CpuInfo(arch=arch, model=_model_name(fields), flags=frozenset(f for f in wanted if f in words))
+
+
+def _fields(text: str) -> dict[str, str]:
+    """``key: value`` lines of ``/proc/cpuinfo`` with lower-case keys; the first processor block wins."""
+    fields: dict[str, str] = {}
+    for line in text.splitlines():
+        key, sep, value = line.partition(":")
+        key = key.strip().lower()
+        if sep and key and key not in fields:
+            fields[key] = value.strip()
+    return fields
+
+
+def flag_words(text: str) -> frozenset[str]:
+    """Every word of the first block's ``flags`` (x86) or ``Features`` (Arm) line, unfiltered."""
+    fields = _fields(text)
+    return frozenset((fields.get("flags") or fields.get("features") or "").split())
+
+
+def read_cpuinfo(path: Path = CPUINFO) -> str:
+    """The text of ``/proc/cpuinfo`` ("" where it cannot be read, e.g. macOS)."""
+    try:
+        return Path(path).read_text(errors="replace")
+    except OSError:
+        return ""
 
 
 def _model_name(fields: dict[str, str]) -> str:
@@ -119,11 +139,7 @@ def _model_name(fields: dict[str, str]) -> str:
 
 def detect(path: Path = CPUINFO) -> CpuInfo:
     """This host's CPU (no flags when /proc/cpuinfo cannot be read, e.g. macOS: fp32/int8 only)."""
-    try:
-        text = path.read_text(errors="replace")
-    except OSError:
-        text = ""
-    info = parse_cpuinfo(text, platform.machine())
+    info = parse_cpuinfo(read_cpuinfo(path), platform.machine())
     if info.model == "unknown CPU" and platform.processor():
         return CpuInfo(info.arch, platform.processor(), info.flags)
     return info

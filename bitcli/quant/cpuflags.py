@@ -10,23 +10,19 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from bitcli.cpu import CPUINFO
+
 INT8_FLAGS = ("avx2", "fma", "avx512f", "avx512bw", "avx512_vnni", "avx_vnni", "avx512_bf16", "amx_tile",
               "amx_int8", "amx_bf16")
-CPUINFO = Path("/proc/cpuinfo")
 
 
 def cpu_flags(cpuinfo: Path = CPUINFO) -> tuple[str, ...]:
-    """The int8-relevant flags of the first CPU in ``/proc/cpuinfo`` (empty when it cannot be read)."""
-    try:
-        text = Path(cpuinfo).read_text(errors="replace")
-    except OSError:
-        return ()
-    for line in text.splitlines():
-        key, _, value = line.partition(":")
-        if key.strip() in ("flags", "Features"):
-            present = set(value.split())
-            return tuple(f for f in INT8_FLAGS if f in present)
-    return ()
+    """The int8-relevant flags of the first CPU in ``/proc/cpuinfo`` (empty when it cannot be read);
+    read by :mod:`bitcli.cpu`, the one cpuinfo reader."""
+    from bitcli.cpu import flag_words, read_cpuinfo
+
+    present = flag_words(read_cpuinfo(cpuinfo))
+    return tuple(f for f in INT8_FLAGS if f in present)
 
 
 def has_int32_dot(flags: tuple[str, ...]) -> bool:
