@@ -43,20 +43,26 @@ def int8_model(workdir: Path, bs: int) -> Path:
 
 
 INT8_BACKENDS = ("onnxruntime", "openvino")  # runtimes that read the QDQ ONNX
+# What each backend computes at each profile precision (ascend's own is ATC's ascend.precision_mode).
+BACKEND_PRECISIONS = {"onnxruntime": ("fp32", "int8"), "openvino": ("fp32", "bf16", "int8"),
+                      "torch": ("fp32",), "ascend": ("fp32",)}
 
 
 def precision_model(backend: str, workdir: Path, bs: int, precision: str, *, weights: str | None = None) -> Path | str:
     """The model ``backend`` runs at ``precision`` for ``bs``: the int8 model (checked current) for int8,
-    else the standard fp32 artefact (:func:`bitcli.stages.infer.standard_model`).
+    else the standard fp32 artefact (:func:`bitcli.stages.infer.standard_model`; bf16 is a runtime hint on it).
 
     Raises:
-        ConfigError: int8 on a backend that cannot run the QDQ ONNX, or its model missing/stale.
+        ConfigError: a precision the backend does not compute, or the int8 model missing/stale.
     """
     from bitcli.stages.infer import standard_model
 
+    offered = BACKEND_PRECISIONS.get(backend, ("fp32",))
+    if precision not in offered:
+        others = [b for b, p in BACKEND_PRECISIONS.items() if precision in p]
+        raise ConfigError(f"precision {precision} does not run on the {backend} backend (it offers {', '.join(offered)})",
+                          hint=(f"use --backend {others[0]}, or " if others else "use ") + "precision: fp32 in the profile"
+                          + (" (ascend: ascend.precision_mode)" if backend == "ascend" else ""))
     if precision != "int8":
         return standard_model(backend, workdir, bs, weights=weights)
-    if backend not in INT8_BACKENDS:
-        raise ConfigError(f"precision int8 runs on the onnxruntime backend, not {backend}",
-                          hint="use --backend onnxruntime, or precision: fp32 (ascend: ascend.precision_mode)")
     return int8_model(workdir, bs)
