@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from bitcli.artifacts import Artifacts, read_sidecar, sha256_file
-from bitcli.errors import ConfigError
+from bitcli.errors import ConfigError, DataError
 
 
 def int8_status(workdir: Path, bs: int) -> str | None:
@@ -33,11 +33,11 @@ def int8_model(workdir: Path, bs: int) -> Path:
     """``bit_bs{bs}_int8.onnx`` when it is current.
 
     Raises:
-        ConfigError: missing or stale, with the command that makes it.
+        DataError: missing or stale, with the command that makes it.
     """
     reason = int8_status(workdir, bs)
-    if reason:
-        raise ConfigError(f"precision int8, bs {bs}: {reason}",
+    if reason:  # a missing or stale artefact: the run cannot go on (1), not a bad flag (2)
+        raise DataError(f"precision int8, bs {bs}: {reason}",
                           hint=f"run `bit quantize --bs {bs}` (after `bit simplify --bs {bs}`)")
     return Artifacts(Path(workdir)).int8_onnx(bs)
 

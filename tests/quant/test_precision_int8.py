@@ -25,7 +25,8 @@ def test_infer_and_bench_refuse_a_missing_int8_model(tmp_path, runner, monkeypat
         assert "precision int8, bs 4:" in res.output and "bit quantize --bs 4" in res.output
         assert "Traceback" not in res.output
     res = invoke(runner, "infer", "-w", str(work), "--backend", "torch", "--bs", "4")
-    assert res.exit_code == 1 and "runs on the onnxruntime backend, not torch" in res.output
+    assert res.exit_code == 2 and "precision int8 does not run on the torch backend" in res.output  # a profile/flag conflict
+    assert "--backend onnxruntime" in res.output
 
 
 def test_all_with_int8_quantizes_runs_int8_and_compares(tmp_path):

@@ -152,11 +152,11 @@ def test_percentile_in_chunks_writes_a_model(tmp_path):
 
 
 def test_int8_model_missing_or_stale(tmp_path):
-    from bitcli.errors import ConfigError
+    from bitcli.errors import DataError
     from bitcli.quant.model import int8_model
 
     work, _ = _workdir(tmp_path, 8)
-    with pytest.raises(ConfigError) as exc:
+    with pytest.raises(DataError) as exc:
         int8_model(work, BS)
     assert "does not exist" in exc.value.message and f"bit quantize --bs {BS}" in exc.value.hint
     from bitcli.artifacts import sha256_file, write_sidecar
@@ -166,5 +166,5 @@ def test_int8_model_missing_or_stale(tmp_path):
     write_sidecar(model, {"fp32_sha256": sha256_file(work / f"bit_bs{BS}_sim.onnx")})
     assert int8_model(work, BS) == model
     tiny_classifier(work / f"bit_bs{BS}_sim.onnx", bs=BS, seed=9)    # the fp32 model changed
-    with pytest.raises(ConfigError, match="stale"):
+    with pytest.raises(DataError, match="stale"):
         int8_model(work, BS)
