@@ -51,11 +51,22 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "openvino_auto: `backend: auto` may pick openvino (the full host order)")
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _auto_order_session():
+    """Session-wide (module-scoped fixtures such as a shared chain run before function fixtures):
+    tests written before the openvino backend mean by `auto` "ascend, else onnxruntime"."""
+    import bitcli.backends.base as base
+
+    full = base.AUTO_ORDER
+    base.AUTO_ORDER = ("ascend", "onnxruntime")
+    yield full
+    base.AUTO_ORDER = full
+
+
 @pytest.fixture(autouse=True)
-def _auto_order_without_openvino(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch):
-    """Tests written before the openvino backend mean by `auto` "ascend, else onnxruntime": keep
-    that order for them whether or not openvino is installed; tests of the full order are marked
-    ``openvino_auto`` (tests/backends/test_openvino_backend.py)."""
-    if request.node.get_closest_marker("openvino_auto") is None:
-        monkeypatch.setattr("bitcli.backends.base.AUTO_ORDER", ("ascend", "onnxruntime"))
+def _auto_order_without_openvino(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch, _auto_order_session):
+    """Tests of the full host order are marked ``openvino_auto`` (tests/backends/test_openvino_backend.py);
+    every other test keeps `auto` = "ascend, else onnxruntime" whether or not openvino is installed."""
+    if request.node.get_closest_marker("openvino_auto") is not None:
+        monkeypatch.setattr("bitcli.backends.base.AUTO_ORDER", _auto_order_session)
     yield

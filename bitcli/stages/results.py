@@ -151,7 +151,7 @@ def summary_identity(result_dir: Path) -> dict[str, Any]:
 def changed_inputs(result_dir: Path, key: dict[str, Any]) -> str:
     """Which recorded inputs differ from today's, in words."""
     old = read_sidecar(result_dir) or {}
-    words = {"model_sha256": "the model", "data": "the input data", "limit": "--limit", "precision": "the precision",
+    words = {"model_sha256": "the model", "data": "dataset_bin", "limit": "--limit", "precision": "the precision",
              "backend": "the backend", "devices": "the devices"}
     changed = [words.get(k, k) for k in key if old.get(k) != key.get(k)]
     return ", ".join(changed) or "its record"

@@ -79,9 +79,10 @@ def workdir_status(workdir: Path) -> StatusResult:
 
 def _propagate(rows: list[ArtifactStatus]) -> list[ArtifactStatus]:
     """A row made from a stale artefact is stale too (rows come in pipeline order: one pass)."""
-    by_path = {r.path: r for r in rows}
+    by_path = {Path(r.path).resolve(): r for r in rows if not r.artifact.startswith("bench ")}  # bench rows share bench.json
     for row in rows:
-        stale = [by_path[p] for p in row.inputs if p in by_path and by_path[p].current is False]
+        found = [by_path.get(Path(p).resolve()) for p in row.inputs]
+        stale = [r for r in found if r is not None and r.current is False]
         if row.current is not False and stale:
             row.current, row.reason = False, f"made from {stale[0].path.name}, which is stale"
     return rows
@@ -239,6 +240,8 @@ def _bench_rows(names: Artifacts) -> list[ArtifactStatus]:
                 continue
             made = entry.get("made_from") or {}
             model = entry.get("model") or "?"
+            if model not in ("?", "random") and (names.workdir / Path(str(model)).name).exists():
+                model = str(names.workdir / Path(str(model)).name)  # a moved or copied workdir: its own file
             timed = [Path(str(model))] if model not in ("?", "random") else []
             row = ArtifactStatus(f"bench {slot} bs{entry.get('bs')}", names.bench_json, f"{Path(str(model)).name}",
                                  made_at, None, "no record of the model it timed", timed)

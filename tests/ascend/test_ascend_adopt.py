@@ -39,5 +39,5 @@ def test_bit_all_adopts_om_files_and_refuses_one_of_the_wrong_batch_size(runner,
     for name in ("bit_bs1.om", "bit_bs1.om.json"):  # bit's sidecar says batch size 1
         shutil.copy(tmp_path / "built" / name, wrong / name.replace("bs1", "bs4"))
     refused = invoke(runner, "all", "--bs", "4", *common, "-w", str(work), "--om-dir", str(wrong))
-    assert refused.exit_code == 1
+    assert refused.exit_code == 2  # the --om-dir given does not fit --bs: a bad flag value
     assert "bit_bs4.om is a batch-size-1 model, but batch size 4 was asked for" in " ".join(refused.stderr.split())

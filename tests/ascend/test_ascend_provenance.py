@@ -29,10 +29,10 @@ def test_atc_twice_is_up_to_date_and_changes_nothing(runner, standins, tmp_path,
     work = _work(tmp_path)
     first = _atc(runner, work, tiny_profile)
     assert first.exit_code == 0, first.output
-    assert [r["status"] for r in json.loads(first.stdout)["rows"]] == ["done", "done"]
+    assert [r["status"] for r in json.loads(first.stdout)["results"]] == ["done", "done"]
     before = _snapshot(work)
     again = _atc(runner, work, tiny_profile)
-    assert again.exit_code == 0 and [r["status"] for r in json.loads(again.stdout)["rows"]] == ["up to date"] * 2
+    assert again.exit_code == 0 and [r["status"] for r in json.loads(again.stdout)["results"]] == ["up to date"] * 2
     assert _snapshot(work) == before  # bytes and mtimes
 
 
@@ -41,12 +41,12 @@ def test_an_edited_om_is_rebuilt_and_says_why(runner, standins, tmp_path, tiny_p
     assert _atc(runner, work, tiny_profile).exit_code == 0
     good = (work / "bit_bs2.om").read_bytes()
     (work / "bit_bs2.om").write_bytes(b"truncated")
-    rows = {r["bs"]: r for r in json.loads(_atc(runner, work, tiny_profile).stdout)["rows"]}
+    rows = {r["bs"]: r for r in json.loads(_atc(runner, work, tiny_profile).stdout)["results"]}
     assert rows[1]["status"] == "up to date"
     assert rows[2]["status"] == "done" and rows[2]["reason"] == "bit_bs2.om changed since it was written"
     assert (work / "bit_bs2.om").read_bytes() == good
     make_onnx(work / "bit_bs1_sim.onnx", 1, opset=12)  # a new simplified model: its .om is stale
-    rows = {r["bs"]: r for r in json.loads(_atc(runner, work, tiny_profile).stdout)["rows"]}
+    rows = {r["bs"]: r for r in json.loads(_atc(runner, work, tiny_profile).stdout)["results"]}
     assert rows[1]["reason"] == "bit_bs1_sim.onnx changed after bit_bs1.om was made"
 
 

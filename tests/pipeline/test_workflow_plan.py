@@ -205,9 +205,11 @@ def test_a_reexport_reruns_everything_after_it_in_bit_all(ran, runner, tmp_path)
     seven = tmp_path / "seed7.yaml"
     seven.write_text(PROFILE.format(seed=7))
     assert invoke(runner, "export", "-w", str(work), "-p", str(seven)).exit_code == 0
-    status = {r["path"]: r for r in json.loads(invoke(runner, "status", "-w", str(work), "--json").stdout)["results"]}
-    assert status["result/result_bs2"]["reason"] == "made from bit_bs2_sim.onnx, which is stale"  # what it was made from
-    assert status["bench/bench_bs1.json"]["state"] == status["report.json"]["state"] == "stale"
+    listed = json.loads(invoke(runner, "status", "-w", str(work), "--json").stdout)["results"]
+    status = {r["path"]: r for r in listed}
+    bench = {r["artifact"]: r for r in listed if r["artifact"].startswith("bench")}  # rows of the one bench.json
+    assert status["result/onnxruntime/result_bs2"]["reason"] == "made from bit_bs2_sim.onnx, which is stale"
+    assert bench["bench onnxruntime bs1"]["state"] == status["report.json"]["state"] == "stale"
     result = invoke(runner, *ALL, "--json", "-w", str(work), "-p", str(seven))
     assert result.exit_code == 0, result.output[-2000:]
     steps = _steps(result)
@@ -226,14 +228,14 @@ def test_status_after_a_data_change_of_the_same_count(ran, runner, tmp_path, cif
     status = invoke(runner, "status", "-w", str(work), "--json")
     rows = {r["path"]: r for r in json.loads(status.stdout)["results"]}
     for bs in (1, 2):
-        assert rows[f"result/result_bs{bs}"]["state"] == "stale"
-        assert rows[f"result/result_bs{bs}"]["reason"] == "outputs were made from other data than dataset_bin"
-        accuracy = rows[f"result/result_bs{bs}_accuracy.json"]  # the labels are the first input found changed
-        assert accuracy["state"] == "stale" and accuracy["reason"] == f"label.txt changed after {accuracy['path'][7:]} was made"
+        assert rows[f"result/onnxruntime/result_bs{bs}"]["state"] == "stale"
+        assert rows[f"result/onnxruntime/result_bs{bs}"]["reason"] == "outputs were made from other data than dataset_bin"
+        accuracy = rows[f"result/onnxruntime/result_bs{bs}_accuracy.json"]  # the labels are the first input found changed
+        assert accuracy["state"] == "stale" and accuracy["reason"] == f"label.txt changed after result_bs{bs}_accuracy.json was made"
     assert rows["dataset_bin"]["state"] == "current" and rows["bit.onnx"]["state"] == "current"
     text = invoke(runner, "status", "-w", str(work))
     assert text.exit_code == 0 and "12 artefacts, 6 stale" in text.stdout  # 2 outputs, 2 accuracy records, 2 reports
-    assert "result/result_bs1: stale: outputs were made from other data than dataset_bin" in text.stdout
+    assert "result/onnxruntime/result_bs1: stale: outputs were made from other data than dataset_bin" in text.stdout
     result = invoke(runner, *ALL, "--json", "-w", str(work), "-p", str(real))
     steps = _steps(result)
     assert all(steps[(step, bs)]["status"] == "done" for step in ("infer", "eval") for bs in (1, 2))

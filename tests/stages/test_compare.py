@@ -84,7 +84,7 @@ def test_thresholds_exit_1_after_printing_the_figures(tmp_path, runner):
     assert invoke(runner, *base, "--min-cosine", "0.9999").exit_code == 1
     doc = json.loads(invoke(runner, *base, "--atol", "1e-6", "--json").stdout)
     assert doc["status"] == "failed" and doc["outside_tolerance"] > 0
-    assert invoke(runner, *base, "--min-agreement", "1.5").exit_code == 1  # a meaningless limit is refused
+    assert invoke(runner, *base, "--min-agreement", "1.5").exit_code == 2  # a meaningless limit is a bad flag value
 
 
 def test_nonfinite_test_logits_fail(tmp_path, runner):
@@ -106,7 +106,7 @@ def test_missing_sample_is_one_line_error(tmp_path, runner):
     assert res.exit_code == 1
     assert "1 of 12 samples" in res.output and "Traceback" not in res.output
     both = invoke(runner, "compare", "--ref", "onnxruntime", "--ref-dir", str(ref_dir), "--test-dir", str(test_dir))
-    assert both.exit_code == 1 and "both --ref and --ref-dir" in both.output
+    assert both.exit_code == 2 and "both --ref and --ref-dir" in both.output  # conflicting flags
 
 
 def _tiny_workdir(tmp_path: Path, count: int = 10) -> tuple[Path, Path]:

@@ -150,7 +150,11 @@ def test_output_that_cannot_be_a_file(tmp_path, monkeypatch):
 
     seen = []
     monkeypatch.setattr(resources, "writable_problem", lambda folder: seen.append(folder) or "read-only, say")
-    assert message(tmp_path / "new" / "bit.onnx") == f"cannot write {tmp_path / 'new' / 'bit.onnx'}: read-only, say"
+    from bitcli.errors import StorageError
+
+    with pytest.raises(StorageError) as err:  # the file system's fault: a failed run (1), not a bad flag (2)
+        export_stage._check_settings(13, 32, tmp_path / "new" / "bit.onnx")
+    assert err.value.message == f"cannot write {tmp_path / 'new' / 'bit.onnx'}: read-only, say"
     assert seen == [tmp_path / "new"]  # the folder the file goes in
 
 
