@@ -53,6 +53,12 @@ def bench_cli(
 
     def options_for(size: int):
         chosen = model or precision_model(cls.name, where, size, cfg["precision"], weights=cfg["model.weights"])
+        if model is None and model_dir is None:
+            from bitcli.stages.plan import stale_model_warning
+
+            stale = stale_model_warning(cfg, cls.name, size)
+            if stale:
+                ui.warn(stale)
         return options_from_settings(cfg, size, chosen)
 
     def log(row) -> None:

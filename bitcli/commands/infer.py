@@ -87,6 +87,12 @@ def infer_cli(
     for size in cfg.batch_sizes:
         chosen = model or precision_model(cls.name, model_dir or cfg.workdir, size, cfg["precision"],
                                           weights=cfg["model.weights"])
+        if model is None and model_dir is None:
+            from bitcli.stages.plan import stale_model_warning
+
+            stale = stale_model_warning(cfg, cls.name, size)
+            if stale:
+                ui.warn(stale)
         source = dataset_path or input_dir or names.dataset_bin
         ui.info(f"bs {size}: {source} → {root / f'result_bs{size}'} (model {chosen})")
         with ui.progress(f"infer bs{size}") as tick:

@@ -115,6 +115,26 @@ def artifact_of(step: str, bs: int | None, cfg: Settings, backend: str) -> Path:
     return paths[step]()
 
 
+def stale_model_warning(cfg: Settings, backend: str, bs: int) -> str | None:
+    """One line when the workdir's standard model for ``bs`` is older than what it was made from.
+
+    ``bit infer`` and ``bit bench`` warn with it before they run a model whose source changed
+    (a re-export after simplify, an edited file): the figures would belong to the old model.
+    None when the model is current, missing (the backend says so when it opens it) or unknown.
+    """
+    step = model_step(backend, cfg["precision"])
+    if step is None or not artifact_of(step, bs, cfg, backend).exists():
+        return None
+    try:
+        why = STEP_CHECKS[step](cfg, bs, backend)
+    except BitError:
+        return None
+    if why is None:
+        return None
+    name = artifact_of(step, bs, cfg, backend).name
+    return f"bs {bs}: {name} is not current ({why}); its figures would be the old model's: run `bit {step} --bs {bs}`"
+
+
 # --------------------------------------------------------------------------- the dry run
 
 

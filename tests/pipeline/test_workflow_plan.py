@@ -240,3 +240,21 @@ def test_status_after_a_data_change_of_the_same_count(ran, runner, tmp_path, cif
     steps = _steps(result)
     assert all(steps[(step, bs)]["status"] == "done" for step in ("infer", "eval") for bs in (1, 2))
     assert steps[("infer", 1)]["reason"] == "data runs first" or "dataset_bin" in steps[("infer", 1)]["reason"]
+
+
+def test_infer_and_bench_warn_when_the_model_is_older_than_its_source(ran, runner, tmp_path):
+    """Issue 14: after a standalone re-export, bench and infer would time and run the old simplified model."""
+    profile, work = _copy(ran, tmp_path)
+    quiet = invoke(runner, "bench", "--bs", "1", "--force", "-w", str(work), "-p", str(profile))
+    assert quiet.exit_code == 0 and "not current" not in quiet.output  # a current model: no warning
+    seven = tmp_path / "seed7.yaml"
+    seven.write_text(PROFILE.format(seed=7))
+    assert invoke(runner, "export", "-w", str(work), "-p", str(seven)).exit_code == 0
+    for command in (("bench", "--force"), ("infer",)):
+        res = invoke(runner, *command, "--bs", "1", "-w", str(work), "-p", str(seven))
+        said = " ".join(res.stderr.split())
+        assert "bs 1: bit_bs1_sim.onnx is not current (bit.onnx was re-exported after bit_bs1_sim.onnx was made)" in said
+        assert "run `bit simplify --bs 1`" in said
+    assert invoke(runner, "simplify", "--bs", "1", "-w", str(work), "-p", str(seven)).exit_code == 0
+    again = invoke(runner, "bench", "--bs", "1", "--force", "-w", str(work), "-p", str(seven))
+    assert again.exit_code == 0 and "not current" not in again.output
