@@ -12,7 +12,7 @@ from bitcli.commands._common import BsOpt, ForceOpt, JsonOpt, ProfileOpt, Workdi
 
 def quantize_cli(
     bs: BsOpt = None,
-    method: Annotated[Optional[str], typer.Option("--method", help="Calibration: minmax | entropy | percentile \\[profile: quantize.method].", show_default=False)] = None,
+    method: Annotated[Optional[str], typer.Option("--method", help="Calibration: minmax | entropy | percentile (onnxruntime); mixed | performance (nncf presets) \\[profile: quantize.method].", show_default=False)] = None,
     calib: Annotated[Optional[int], typer.Option("--calib", min=1, help="Calibration images, a seeded random subset of dataset_bin \\[profile: quantize.calib].", show_default=False)] = None,
     holdout: Annotated[Optional[int], typer.Option("--holdout", min=1, help="Held-out images the accuracy guard measures on \\[profile: quantize.holdout].", show_default=False)] = None,
     exclude: Annotated[Optional[list[str]], typer.Option("--exclude", help="Node name to keep in fp32 (repeat the option for several).", show_default=False)] = None,

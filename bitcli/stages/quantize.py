@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from bitcli.artifacts import atomic_path, check_replaceable, read_sidecar, sha256_file, write_sidecar
-from bitcli.errors import DataError
+from bitcli.errors import ConfigError, DataError
 
 
 @dataclass(frozen=True)
@@ -82,6 +82,25 @@ class QuantizeResult:
         return rows
 
 
+def engine_method(engine_name: str, method: str) -> str:
+    """The calibration method as the engine names it.
+
+    onnxruntime calibrates with minmax, entropy or percentile. NNCF has presets instead: mixed
+    (symmetric weights, asymmetric activations, the accurate one) and performance. NNCF has no
+    entropy/percentile histogram calibration, so those (the profile default is percentile) run
+    as its MIXED preset, and the sidecar's recipe records the preset actually used.
+
+    Raises:
+        ConfigError: an NNCF preset asked of the onnxruntime engine.
+    """
+    if engine_name == "nncf":
+        return "mixed" if method in ("entropy", "percentile") else method
+    if method in ("mixed", "performance"):
+        raise ConfigError(f"method {method} is an NNCF preset; the onnxruntime engine calibrates with "
+                          "minmax, entropy or percentile", hint="pass --engine nncf, or --method percentile")
+    return method
+
+
 def int8_from_onnx(fp32_onnx: Path, out: Path, input_dir: Path, label_path: Path | None, req: QuantizeRequest, *,
                    image_size: int, force: bool = False,
                    notify: Callable[[str], None] | None = None) -> QuantizeResult:
@@ -130,8 +149,9 @@ def int8_from_onnx(fp32_onnx: Path, out: Path, input_dir: Path, label_path: Path
     holdout = cal.load(files, hold_idx, image_size)
     labels = _labels(label_path, files, hold_idx)
     quantize = engine(req.engine)
+    method = engine_method(req.engine, req.method)
     with atomic_path(out) as tmp:
-        recipe = quantize(fp32_onnx, calib, tmp, method=req.method, exclude=exclude,
+        recipe = quantize(fp32_onnx, calib, tmp, method=method, exclude=exclude,
                           options={"reduce_range": reduce_range, "chunk_images": plan.chunk_images})
         report = measure(fp32_onnx, tmp, holdout, labels, hold_idx, bs=req.bs, min_agreement=req.min_agreement,
                          max_top1_drop=req.max_top1_drop, threads=req.threads)

@@ -168,3 +168,25 @@ def test_int8_model_missing_or_stale(tmp_path):
     tiny_classifier(work / f"bit_bs{BS}_sim.onnx", bs=BS, seed=9)    # the fp32 model changed
     with pytest.raises(DataError, match="stale"):
         int8_model(work, BS)
+
+
+def test_engine_method_names_what_each_engine_runs():
+    from bitcli.errors import ConfigError
+    from bitcli.stages.quantize import engine_method
+
+    assert engine_method("nncf", "percentile") == engine_method("nncf", "entropy") == "mixed"
+    assert engine_method("nncf", "performance") == "performance" and engine_method("nncf", "minmax") == "minmax"
+    assert engine_method("onnxruntime", "percentile") == "percentile"
+    with pytest.raises(ConfigError, match="is an NNCF preset"):
+        engine_method("onnxruntime", "mixed")
+
+
+def test_bit_quantize_engine_nncf_with_the_default_method_writes_a_guarded_model(tmp_path, runner):
+    pytest.importorskip("nncf", reason="nncf is not installed (pip install 'bitcli[openvino]', x86_64)")
+    work, profile = _workdir(tmp_path)
+    res = invoke(runner, "quantize", "-p", str(profile), "--engine", "nncf", "--calib", "16", "--holdout", "24",
+                 "--json", "--min-agreement", "0.5", "--max-top1-drop", "1", "--no-keep-ends")
+    assert res.exit_code == 0, res.output[-2000:]
+    meta = json.loads((work / f"bit_bs{BS}_int8.onnx.json").read_text())
+    assert meta["recipe"]["engine"] == "nncf" and meta["recipe"]["preset"] == "MIXED"  # percentile → MIXED, recorded
+    assert meta["guard"]["samples"] == 24 and meta["guard"]["agreement"] >= 0.5
