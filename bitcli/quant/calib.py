@@ -122,14 +122,10 @@ def activation_bytes(model_path: Path, bs: int) -> int:
 
 
 def available_memory() -> int:
-    """MemAvailable from /proc/meminfo in bytes (8 GiB when unknown)."""
-    try:
-        for line in Path("/proc/meminfo").read_text().splitlines():
-            if line.startswith("MemAvailable:"):
-                return int(line.split()[1]) * 1024
-    except (OSError, ValueError, IndexError):
-        pass
-    return 8 << 30
+    """Memory available to calibration, in bytes (:func:`bitcli.resources.available_memory`; 8 GiB when unknown)."""
+    from bitcli.resources import available_memory as measured
+
+    return measured() or 8 << 30
 
 
 def plan_memory(model_path: Path, method: str, images: int, bs: int, *, available: int | None = None) -> MemoryPlan:

@@ -142,13 +142,9 @@ def _check_memory(bound: int, options: dict[str, Any], calib: Any, bs: int) -> N
 
 
 def _available_bytes() -> int | None:
-    try:
-        for line in Path("/proc/meminfo").read_text().splitlines():
-            if line.startswith("MemAvailable:"):
-                return int(line.split()[1]) * 1024
-    except (OSError, ValueError, IndexError):
-        pass
-    return None
+    from bitcli.resources import available_memory
+
+    return available_memory()
 
 
 def _batches(images: Any, bs: int) -> Iterable[Any]:
