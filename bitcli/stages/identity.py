@@ -43,15 +43,11 @@ def short(digest: str | None) -> str:
 
 @functools.lru_cache(maxsize=1)
 def cpu_model() -> str:
-    """This host's CPU model (``/proc/cpuinfo`` ``model name``), else what ``platform`` knows."""
-    try:
-        for line in Path("/proc/cpuinfo").read_text(errors="replace").splitlines():
-            key, _, value = line.partition(":")
-            if key.strip() in ("model name", "Model name") and value.strip():
-                return " ".join(value.split())
-    except OSError:
-        pass
-    return platform.processor() or platform.machine() or "unknown CPU"
+    """This host's CPU model, as :mod:`bitcli.cpu` reads it (whitespace collapsed), else the machine type."""
+    from bitcli.cpu import detect
+
+    model = " ".join(detect().model.split())
+    return platform.machine() or model if model == "unknown CPU" else model
 
 
 def device_label(backend: str, described: str, chip: str | None = None) -> str:
@@ -66,18 +62,7 @@ def model_digest(model: Path | str, *, seed: int = 0, arch: str = "") -> str:
     if str(model) == "random":
         return f"random:seed={seed}:{arch}"
     path = Path(str(model))
-    return _file_sha256(str(path.resolve()), *_stat(path)) if path.is_file() else f"missing:{path}"
-
-
-def _stat(path: Path) -> tuple[int, int]:
-    stat = path.stat()
-    return stat.st_size, stat.st_mtime_ns
-
-
-@functools.lru_cache(maxsize=64)
-def _file_sha256(path: str, size: int, mtime_ns: int) -> str:
-    """Hashed once per (path, size, mtime) in a process: bit all asks for one model several times."""
-    return sha256_file(Path(path))
+    return sha256_file(path) if path.is_file() else f"missing:{path}"  # hashed once per unchanged file (provenance)
 
 
 def weights_source(model: Path | str, backend: str, weights: str | None = None) -> str:
