@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from bitcli.artifacts import accuracy_path, file_hash, read_json_object, read_sidecar, summary_path
+from bitcli.artifacts import accuracy_path, read_json_object, read_sidecar, sha256_file, summary_path
 
 if TYPE_CHECKING:
     from bitcli.config import Settings
@@ -47,8 +47,8 @@ class BsRow:
 
 
 def file_digest(path: Path) -> str:
-    """sha256 of a file (artifacts.file_hash), or ``"missing"``."""
-    return file_hash(path) if path.is_file() else "missing"
+    """sha256 of a file, or ``"missing"`` (hashed once per unchanged file: :func:`bitcli.provenance.file_digest`)."""
+    return sha256_file(path) if path.is_file() else "missing"
 
 
 # --------------------------------------------------------------------------- report rows
