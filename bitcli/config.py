@@ -142,6 +142,8 @@ SCHEMA: dict[str, tuple[str, Callable[[Any], Any], bool]] = {
     "quantize.reduce_range": ("auto|on|off", _choice("auto", "on", "off"), False),
     "quantize.min_agreement": ("number 0..1", _fraction, False),
     "quantize.max_top1_drop": ("number 0..1", _fraction, False),
+    "quantize.accuracy_control": ("auto|on|off", _choice("auto", "on", "off"), False),
+    "quantize.validation": ("positive int", _pos_int, False),
 }
 
 # Environment variables cover machine facts (STYLE.md §3); flags beat them.

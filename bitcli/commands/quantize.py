@@ -21,6 +21,8 @@ def quantize_cli(
     engine: Annotated[Optional[str], typer.Option("--engine", help="onnxruntime | nncf \\[profile: quantize.engine].", show_default=False)] = None,
     min_agreement: Annotated[Optional[float], typer.Option("--min-agreement", help="Guard: least top-1 agreement with fp32 (0..1) \\[profile: quantize.min_agreement].", show_default=False)] = None,
     max_top1_drop: Annotated[Optional[float], typer.Option("--max-top1-drop", help="Guard: largest top-1 loss (0..1; 0.003 = 0.3 pt) \\[profile: quantize.max_top1_drop].", show_default=False)] = None,
+    accuracy_control: Annotated[Optional[str], typer.Option("--accuracy-control", help="Engine nncf: auto (when the guard refuses the plain model) | on | off; reverts the costliest layers to fp32 \\[profile: quantize.accuracy_control].", show_default=False)] = None,
+    validation: Annotated[Optional[int], typer.Option("--validation", min=1, help="Images accuracy control tunes on, disjoint from calibration and held-out \\[profile: quantize.validation].", show_default=False)] = None,
     accept_loss: Annotated[bool, typer.Option("--accept-loss", help="Write the model even when the guard fails (warns; recorded in the sidecar).")] = False,
     seed: Annotated[Optional[int], typer.Option("--seed", help="Seed of the calibration / held-out split \\[profile: quantize.seed].", show_default=False)] = None,
     threads: Annotated[Optional[int], typer.Option("--threads", min=1, help="onnxruntime intra-op threads \\[profile: onnxruntime.threads].", show_default=False)] = None,
@@ -40,7 +42,8 @@ def quantize_cli(
     cfg = settings(profile, workdir=workdir, batch_sizes=bs, quantize__method=method, quantize__calib=calib,
                    quantize__holdout=holdout, quantize__keep_ends=keep_ends, quantize__reduce_range=reduce_range,
                    quantize__engine=engine, quantize__min_agreement=min_agreement,
-                   quantize__max_top1_drop=max_top1_drop, quantize__seed=seed, onnxruntime__threads=threads)
+                   quantize__max_top1_drop=max_top1_drop, quantize__seed=seed, quantize__accuracy_control=accuracy_control,
+                   quantize__validation=validation, onnxruntime__threads=threads)
     lock_workdir(cfg, create=False)
     names = cfg.artifacts
     labels = names.label_txt if names.label_txt.is_file() else None

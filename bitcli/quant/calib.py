@@ -51,6 +51,28 @@ def split_indices(total: int, calib: int, holdout: int, seed: int, bs: int) -> t
     return sorted(int(i) for i in order[:calib]), sorted(int(i) for i in order[calib:calib + holdout])
 
 
+def validation_indices(total: int, calib: int, holdout: int, seed: int, bs: int, count: int) -> list[int]:
+    """A third slice of the same permutation as :func:`split_indices`: after calibration and held-out.
+
+    NNCF's accuracy control tunes the model on these images, so the guard's held-out images stay a
+    judgement it never saw. At most ``count`` indices, a multiple of ``bs``.
+
+    Raises:
+        ConfigError: not one batch of images is left after calibration and held-out.
+    """
+    import numpy as np
+
+    calib_idx, hold_idx = split_indices(total, calib, holdout, seed, bs)
+    start = len(calib_idx) + len(hold_idx)
+    count = min(count, total - start) // bs * bs
+    if count < bs:
+        raise ConfigError(f"accuracy control needs a batch of {bs} validation images besides the {len(calib_idx)} "
+                          f"calibration and {len(hold_idx)} held-out images; dataset_bin holds {total}",
+                          hint="write more images with `bit data`, or lower --calib / --holdout")
+    order = np.random.default_rng(seed).permutation(total)
+    return sorted(int(i) for i in order[start:start + count])
+
+
 def load(files: list[Path], indices: list[int], size: int) -> Any:
     """The samples ``files[i]`` for ``i`` in ``indices`` as one float32 ``[N, 3, size, size]`` array."""
     import numpy as np

@@ -1,7 +1,9 @@
 """The accuracy guard: a quantized model is measured against fp32 before anyone gets it.
 
-Engine-agnostic: it runs both ONNX files on the same held-out images (never the calibration images) and
-judges the logits with :func:`bitcli.logit_metrics.compare_logits`:
+Engine-agnostic: it runs both ONNX files on the same held-out images (never the calibration images), on the
+runtime that will run the int8 model (onnxruntime for the onnxruntime engine's model, OpenVINO for NNCF's:
+the same QDQ file gives different logits and speed on the two), and judges the logits with
+:func:`bitcli.logit_metrics.compare_logits`:
 
 - top-1 **agreement** of int8 with fp32 must be ≥ ``min_agreement``;
 - **Δtop-1** (int8 top-1 − fp32 top-1 against the labels) must be ≥ ``−max_top1_drop``;
@@ -37,6 +39,7 @@ class GuardReport:
     failures: list[str] = field(default_factory=list)
     fp32_ips: float | None = None          # images/s of each model on the held-out run (same process)
     int8_ips: float | None = None
+    runtime: str = "onnxruntime"           # what ran both models
 
     @property
     def passed(self) -> bool:
@@ -49,7 +52,7 @@ class GuardReport:
         return {"samples": self.samples, "indices": self.indices, **{k: m[k] for k in keep},
                 "thresholds": {"min_agreement": self.min_agreement, "max_top1_drop": self.max_top1_drop},
                 "passed": self.passed, "failures": self.failures,
-                "fp32_images_per_s": self.fp32_ips, "int8_images_per_s": self.int8_ips}
+                "fp32_images_per_s": self.fp32_ips, "int8_images_per_s": self.int8_ips, "runtime": self.runtime}
 
 
 def judge(metrics: Any, *, min_agreement: float, max_top1_drop: float) -> list[str]:
@@ -66,19 +69,27 @@ def judge(metrics: Any, *, min_agreement: float, max_top1_drop: float) -> list[s
     return failures
 
 
-def run_onnx(model: Path, samples: Any, bs: int, *, threads: int | None = None) -> tuple[Any, float]:
+def run_onnx(model: Path, samples: Any, bs: int, *, threads: int | None = None, runtime: str = "onnxruntime",
+             precision: str = "fp32") -> tuple[Any, float]:
     """Logits of ``samples`` ([N,3,H,W]) through one ONNX file in batches of ``bs``, and compute images/s.
 
-    A short last batch is padded with copies of its first sample (as ais_bench pads); their rows are dropped.
+    ``runtime`` is onnxruntime or openvino (``precision`` int8 for a quantized file there, so OpenVINO keeps
+    its f32 hint for the rest). A short last batch is padded with copies of its first sample (as ais_bench
+    pads); their rows are dropped.
     """
     import numpy as np
 
     from bitcli.backends.base import BackendOptions
-    from bitcli.backends.onnxrt import OnnxRuntimeBackend
 
+    if runtime == "openvino":
+        from bitcli.backends.openvino import OpenVinoBackend as backend_class
+    else:
+        from bitcli.backends.onnxrt import OnnxRuntimeBackend as backend_class
     size = samples.shape[-1]
     rows, seconds = [], 0.0
-    with OnnxRuntimeBackend(BackendOptions(model=model, batch_size=bs, image_size=size, threads=threads)) as be:
+    options = BackendOptions(model=model, batch_size=bs, image_size=size, threads=threads,
+                             precision=precision if runtime == "openvino" else "fp32")
+    with backend_class(options) as be:
         for start in range(0, len(samples), bs):
             batch = samples[start:start + bs]
             real = len(batch)
@@ -90,7 +101,8 @@ def run_onnx(model: Path, samples: Any, bs: int, *, threads: int | None = None) 
 
 
 def measure(fp32: Path, int8: Path, samples: Any, labels: Any, indices: list[int], *, bs: int,
-            min_agreement: float, max_top1_drop: float, threads: int | None = None) -> GuardReport:
+            min_agreement: float, max_top1_drop: float, threads: int | None = None,
+            runtime: str = "onnxruntime") -> GuardReport:
     """Run both models on the held-out ``samples`` and judge int8 against fp32.
 
     Args:
@@ -99,14 +111,15 @@ def measure(fp32: Path, int8: Path, samples: Any, labels: Any, indices: list[int
         indices: their indices in dataset_bin (recorded).
         bs: the models' batch size.
         min_agreement, max_top1_drop: the thresholds (fractions).
-        threads: onnxruntime intra-op threads (None: all usable cores).
+        threads: runtime threads (None: all usable cores).
+        runtime: onnxruntime | openvino, the runtime that will run the int8 model.
     """
     from bitcli.logit_metrics import compare_logits
 
-    ref, ref_ips = run_onnx(fp32, samples, bs, threads=threads)
-    test, test_ips = run_onnx(int8, samples, bs, threads=threads)
+    ref, ref_ips = run_onnx(fp32, samples, bs, threads=threads, runtime=runtime)
+    test, test_ips = run_onnx(int8, samples, bs, threads=threads, runtime=runtime, precision="int8")
     metrics = compare_logits(ref, test, labels)
     return GuardReport(samples=len(samples), indices=list(indices), metrics=metrics, min_agreement=min_agreement,
                        max_top1_drop=max_top1_drop,
                        failures=judge(metrics, min_agreement=min_agreement, max_top1_drop=max_top1_drop),
-                       fp32_ips=ref_ips, int8_ips=test_ips)
+                       fp32_ips=ref_ips, int8_ips=test_ips, runtime=runtime)

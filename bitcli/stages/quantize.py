@@ -6,6 +6,19 @@ measure it against fp32 on the held-out images (:mod:`bitcli.quant.guard`), and 
 ``bit_bs{N}_int8.onnx`` with its sidecar: the recipe, the CPU flags, the calibration digest, the held-out
 figures. A model that crosses the guard's thresholds is never renamed into place unless ``accept_loss``.
 
+Accuracy control (engine ``nncf``, ``quantize.accuracy_control``): ``on`` quantizes with NNCF's
+accuracy-controlled quantization from the start; ``auto`` (the default) quantizes plainly and, only when the
+guard refuses that model, quantizes again with accuracy control before judging once more; ``off`` never.
+Accuracy control tunes on a third slice of the split (``quantize.validation`` images, disjoint from the
+calibration and the held-out images) and its score is top-1 agreement with the fp32 model; it reverts the
+layers that cost most to fp32 until that agreement is within half of the guard's allowance
+(``1 − (1 − min_agreement) / 2``, e.g. 99.5% for a 99% guard). Half, because a few hundred validation
+images measure agreement to about ±0.4 pt, and the guard then judges on other images. Both attempts are
+recorded in the sidecar.
+
+The guard runs the models on the runtime that will run the int8 file: onnxruntime for its own engine's
+model, OpenVINO for NNCF's (a QDQ file gives different logits, and a fraction of the speed, on the other).
+
 Up to date: when the model exists and its sidecar records the same fp32 digest, recipe request and
 calibration digest, nothing is redone (``force`` redoes it).
 """
@@ -36,6 +49,8 @@ class QuantizeRequest:
     reduce_range: str = "auto"          # auto | on | off
     min_agreement: float = 0.985
     max_top1_drop: float = 0.003
+    accuracy_control: str = "auto"      # auto | on | off (engine nncf)
+    validation: int = 496               # accuracy-control images (a third, disjoint slice)
     accept_loss: bool = False
     threads: int | None = None
 
@@ -43,7 +58,18 @@ class QuantizeRequest:
         """The parts of the request that change the model (for the up-to-date check)."""
         return {"engine": self.engine, "method": self.method, "calib": self.calib, "seed": self.seed,
                 "exclude": list(self.exclude), "keep_ends": self.keep_ends, "reduce_range": self.reduce_range,
-                "holdout": self.holdout, "min_agreement": self.min_agreement, "max_top1_drop": self.max_top1_drop}
+                "holdout": self.holdout, "min_agreement": self.min_agreement, "max_top1_drop": self.max_top1_drop,
+                "accuracy_control": self.accuracy_control, "validation": self.validation}
+
+    @property
+    def runtime(self) -> str:
+        """The runtime the int8 model is made for, on which the guard judges it."""
+        return "openvino" if self.engine == "nncf" else "onnxruntime"
+
+    @property
+    def control_max_drop(self) -> float:
+        """Accuracy control's allowed fall in agreement: half the guard's allowance (module docstring)."""
+        return (1.0 - self.min_agreement) / 2
 
 
 def request_from_settings(cfg: Any, bs: int, **overrides: Any) -> QuantizeRequest:
@@ -51,7 +77,8 @@ def request_from_settings(cfg: Any, bs: int, **overrides: Any) -> QuantizeReques
     fields = dict(bs=bs, engine=cfg["quantize.engine"], method=cfg["quantize.method"], calib=cfg["quantize.calib"],
                   holdout=cfg["quantize.holdout"], seed=cfg["quantize.seed"], keep_ends=cfg["quantize.keep_ends"],
                   reduce_range=cfg["quantize.reduce_range"], min_agreement=cfg["quantize.min_agreement"],
-                  max_top1_drop=cfg["quantize.max_top1_drop"], threads=cfg["onnxruntime.threads"])
+                  max_top1_drop=cfg["quantize.max_top1_drop"], accuracy_control=cfg["quantize.accuracy_control"],
+                  validation=cfg["quantize.validation"], threads=cfg["onnxruntime.threads"])
     return QuantizeRequest(**{**fields, **overrides})
 
 
@@ -75,6 +102,12 @@ class QuantizeResult:
                 ("calibration images", str(self.meta["calibration"]["count"])),
                 ("held-out images", str(self.meta["guard"]["samples"]))]
         g = self.meta["guard"]
+        rows.append(("guard ran on", g.get("runtime", "onnxruntime")))
+        control = recipe.get("accuracy_control")
+        if control:
+            tries = len(self.meta.get("attempts", []))
+            rows.append(("accuracy control", f"{control['val_images']} validation images, agreement ≥ "
+                         f"{1 - control['max_drop']:.2%}" + (" (after the plain model was refused)" if tries > 1 else "")))
         if g.get("fp32_images_per_s") and g.get("int8_images_per_s"):
             rows.append(("img/s fp32 → int8 (held-out run)",
                          f"{g['fp32_images_per_s']:.1f} → {g['int8_images_per_s']:.1f} "
@@ -127,6 +160,9 @@ def int8_from_onnx(fp32_onnx: Path, out: Path, input_dir: Path, label_path: Path
     from bitcli.stages.infer_io import input_files
 
     started = time.perf_counter()
+    if req.accuracy_control == "on" and req.engine != "nncf":
+        raise ConfigError("accuracy control is NNCF's (quantize_with_accuracy_control); the onnxruntime engine has none",
+                          hint="pass --engine nncf, or --accuracy-control auto")
     fp32_onnx, out = Path(fp32_onnx), Path(out)
     if not fp32_onnx.is_file():
         raise DataError(f"fp32 model {fp32_onnx} does not exist", hint=f"run `bit simplify --bs {req.bs}` first")
@@ -150,24 +186,62 @@ def int8_from_onnx(fp32_onnx: Path, out: Path, input_dir: Path, label_path: Path
     labels = _labels(label_path, files, hold_idx)
     quantize = engine(req.engine)
     method = engine_method(req.engine, req.method)
+    options = {"reduce_range": reduce_range, "chunk_images": plan.chunk_images}
+    attempts: list[dict[str, Any]] = []
     with atomic_path(out) as tmp:
-        recipe = quantize(fp32_onnx, calib, tmp, method=method, exclude=exclude,
-                          options={"reduce_range": reduce_range, "chunk_images": plan.chunk_images})
-        report = measure(fp32_onnx, tmp, holdout, labels, hold_idx, bs=req.bs, min_agreement=req.min_agreement,
-                         max_top1_drop=req.max_top1_drop, threads=req.threads)
+        def attempt(extra: dict[str, Any]) -> tuple[dict[str, Any], Any]:
+            made = quantize(fp32_onnx, calib, tmp, method=method, exclude=exclude, options={**options, **extra})
+            judged = measure(fp32_onnx, tmp, holdout, labels, hold_idx, bs=req.bs, min_agreement=req.min_agreement,
+                             max_top1_drop=req.max_top1_drop, threads=req.threads, runtime=req.runtime)
+            attempts.append({"accuracy_control": made.get("accuracy_control"), "passed": judged.passed,
+                             "failures": judged.failures, "agreement": judged.metrics.agreement,
+                             "delta_top1": judged.metrics.delta_top1})
+            return made, judged
+
+        control = req.engine == "nncf" and req.accuracy_control == "on"
+        recipe, report = attempt(_control_options(fp32_onnx, files, req, image_size, notify) if control else {})
+        if not report.passed and req.engine == "nncf" and req.accuracy_control == "auto":
+            if notify:
+                notify(f"guard: {'; '.join(report.failures)}; quantizing again with NNCF accuracy control")
+            recipe, report = attempt(_control_options(fp32_onnx, files, req, image_size, notify))
         if not report.passed and not req.accept_loss:
             raise GuardFailed(f"int8 model refused (nothing written): " + "; ".join(report.failures)
-                              + f" on {report.samples} held-out images",
-                              hint=f"try `bit quantize --bs {req.bs} --method percentile`, `bit quantize --bs {req.bs} --keep-ends` or `bit quantize --bs {req.bs} --exclude NODE` (see `bit compare --per-node`); "
-                              "or pass --accept-loss to write it anyway")
+                              + f" on {report.samples} held-out images", hint=_refusal_hint(req))
         meta = {"fp32_model": str(fp32_onnx), "fp32_sha256": fp32_sha, "bs": req.bs, "request": req.key(),
                 "recipe": recipe, "cpu_flags": list(flags), "reduce_range_reason": reason,
                 "calibration": calib_digest, "calibration_memory": {"note": plan.describe(), **plan.to_json()},
-                "guard": report.to_json(), "accepted_loss": not report.passed}
+                "guard": report.to_json(), "attempts": attempts, "accepted_loss": not report.passed}
     write_sidecar(out, meta)
     warnings = [f"ACCURACY LOSS ACCEPTED: {'; '.join(report.failures)}"] if not report.passed else []
     return QuantizeResult(out, "done", meta, guard=report, memory=plan.describe(), warnings=warnings,
                           seconds=time.perf_counter() - started)
+
+
+def _control_options(fp32_onnx: Path, files: list[Path], req: QuantizeRequest, image_size: int,
+                     notify: Callable[[str], None] | None) -> dict[str, Any]:
+    """NNCF accuracy-control options: the validation slice, scored against fp32's own top-1 classes."""
+    from bitcli.quant import calib as cal
+    from bitcli.quant.guard import run_onnx
+
+    indices = cal.validation_indices(len(files), req.calib, req.holdout, req.seed, req.bs, req.validation)
+    images = cal.load(files, indices, image_size)
+    reference, _ = run_onnx(fp32_onnx, images, req.bs, threads=req.threads, runtime=req.runtime)
+    if notify:
+        notify(f"accuracy control: {len(indices)} validation images (not calibration, not held-out); layers go back "
+               f"to fp32 until agreement with fp32 is ≥ {1 - req.control_max_drop:.2%}")
+    return {"max_drop": req.control_max_drop, "val_images": images, "val_labels": reference.argmax(axis=1),
+            "val_indices": indices}
+
+
+def _refusal_hint(req: QuantizeRequest) -> str:
+    bs = req.bs
+    if req.engine == "nncf":
+        tries = (f"`bit quantize --bs {bs} --engine nncf --accuracy-control on --validation 1000` or "
+                 if req.accuracy_control == "off" else f"a larger --validation or --calib, ")
+        return tries + f"`--exclude NODE` (see `bit compare --per-node`); or pass --accept-loss to write it anyway"
+    return (f"try `bit quantize --bs {bs} --method percentile`, `bit quantize --bs {bs} --keep-ends`, "
+            f"`bit quantize --bs {bs} --exclude NODE` (see `bit compare --per-node`) or `--engine nncf` "
+            "(accuracy control); or pass --accept-loss to write it anyway")
 
 
 def _ends(fp32_onnx: Path) -> tuple[str, ...]:

@@ -64,6 +64,7 @@ def prepare(workdir: Path, sizes: list[int]) -> None:
     from bitcli.stages.simplify import simplified_onnx_per_bs
 
     names = Artifacts(workdir)
+    workdir.mkdir(parents=True, exist_ok=True)
     bins_from_cifar(CIFAR, names.dataset_bin, names.label_txt, image_size=128)
     onnx_from_checkpoint(PTH, names.onnx, arch="BiT-M-R50x1", num_classes=10, image_size=128)
     simplified_onnx_per_bs(names.onnx, sizes, workdir, image_size=128)

@@ -190,3 +190,71 @@ def test_bit_quantize_engine_nncf_with_the_default_method_writes_a_guarded_model
     meta = json.loads((work / f"bit_bs{BS}_int8.onnx.json").read_text())
     assert meta["recipe"]["engine"] == "nncf" and meta["recipe"]["preset"] == "MIXED"  # percentile → MIXED, recorded
     assert meta["guard"]["samples"] == 24 and meta["guard"]["agreement"] >= 0.5
+
+
+def test_validation_slice_is_a_third_disjoint_slice_of_the_same_split():
+    from bitcli.errors import ConfigError
+    from bitcli.quant.calib import split_indices, validation_indices
+
+    calib, hold = split_indices(100, 30, 20, seed=3, bs=8)
+    val = validation_indices(100, 30, 20, seed=3, bs=8, count=50)
+    assert len(val) == 48 and not set(val) & (set(calib) | set(hold))  # 100 − 24 − 20 = 56 left: 48 whole batches
+    assert set(calib) | set(hold) | set(val) <= set(range(100))
+    assert validation_indices(100, 30, 20, seed=3, bs=8, count=16) == sorted(
+        int(i) for i in np.random.default_rng(3).permutation(100)[44:60])  # the permutation's next 16, by hand
+    with pytest.raises(ConfigError, match="accuracy control needs a batch of 8 validation images"):
+        validation_indices(40, 24, 16, seed=0, bs=8, count=100)
+
+
+def test_accuracy_control_on_is_an_nncf_flag(tmp_path, runner):
+    work, profile = _workdir(tmp_path)
+    res = invoke(runner, "quantize", "-p", str(profile), "--accuracy-control", "on", "--calib", "16")
+    assert res.exit_code == 2 and "accuracy control is NNCF's" in res.output and "--engine nncf" in res.output
+    assert not (work / f"bit_bs{BS}_int8.onnx").exists() and "Traceback" not in res.output
+    bad = invoke(runner, "quantize", "-p", str(profile), "--accuracy-control", "maybe")
+    assert bad.exit_code == 2 and "auto|on|off" in bad.output
+
+
+def test_nncf_accuracy_control_auto_requantizes_what_the_guard_refused(tmp_path, runner):
+    """Nearly tied logits: plain NNCF int8 flips some held-out images, the guard (agreement 1.0) refuses it,
+    accuracy control (on validation images, scored against fp32's own classes) puts layers back in fp32."""
+    pytest.importorskip("nncf", reason="nncf is not installed (pip install 'bitcli[openvino]', x86_64)")
+    work, profile = _workdir(tmp_path, 96, head_spread=0.002)
+    res = invoke(runner, "quantize", "-p", str(profile), "--engine", "nncf", "--calib", "16", "--holdout", "40",
+                 "--validation", "32", "--min-agreement", "0.99", "--max-top1-drop", "1", "--no-keep-ends", "--json")
+    assert res.exit_code == 0, res.output[-3000:]
+    meta = json.loads((work / f"bit_bs{BS}_int8.onnx.json").read_text())
+    first, second = meta["attempts"]
+    assert first["accuracy_control"] is None and first["passed"] is False and first["agreement"] < 1.0
+    assert second["passed"] is True and meta["guard"]["agreement"] == 1.0 and meta["accepted_loss"] is False
+    control = meta["recipe"]["accuracy_control"]
+    assert control["max_drop"] == pytest.approx(0.005) and control["val_images"] == 32  # half of (1 − 0.99)
+    val, calib, hold = set(control["val_indices"]), set(meta["calibration"]["indices"]), set(meta["guard"]["indices"])
+    assert len(val) == 32 and not val & (calib | hold)                  # tuned on neither calibration nor judge images
+    assert meta["guard"]["runtime"] == "openvino"                       # judged where an NNCF model runs
+    assert "quantizing again with NNCF accuracy control" in res.stderr
+    off = invoke(runner, "quantize", "-p", str(profile), "--engine", "nncf", "--calib", "16", "--holdout", "40",
+                 "--min-agreement", "0.99", "--max-top1-drop", "1", "--no-keep-ends", "--accuracy-control", "off",
+                 "--force")
+    assert off.exit_code == 1 and "int8 model refused" in off.output and "--accuracy-control on" in off.output
+    assert json.loads((work / f"bit_bs{BS}_int8.onnx.json").read_text()) == meta  # the refused model replaced nothing
+
+
+def test_accuracy_control_scores_against_fp32s_own_classes(tmp_path):
+    pytest.importorskip("openvino", reason="openvino is not installed (pip install 'bitcli[openvino]', x86_64)")
+    from bitcli.quant.calib import validation_indices
+    from bitcli.stages.infer_io import input_files
+    from bitcli.stages.quantize import QuantizeRequest, _control_options
+
+    work, _ = _workdir(tmp_path, 64, head_spread=0.002)
+    req = QuantizeRequest(bs=BS, engine="nncf", calib=16, holdout=16, validation=24, min_agreement=0.98)
+    files = input_files(work / "dataset_bin")
+    options = _control_options(work / f"bit_bs{BS}_sim.onnx", files, req, SIZE, None)
+    assert options["max_drop"] == pytest.approx(0.01)
+    val = validation_indices(64, 16, 16, 0, BS, 24)
+    assert options["val_indices"] == val and len(val) == 24
+    images = np.stack([np.fromfile(files[i], np.float32).reshape(3, SIZE, SIZE) for i in val])
+    fp32 = np.concatenate([run(work / f"bit_bs{BS}_sim.onnx", images[i:i + BS]) for i in range(0, 24, BS)])
+    assert (options["val_labels"] == fp32.argmax(1)).all()      # fp32's classes (onnxruntime), not label.txt
+    labels = np.array([int(line.split()[-1]) for line in (work / "label.txt").read_text().split("\n") if line.strip()])
+    assert (options["val_labels"] != labels[val]).any()
