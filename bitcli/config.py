@@ -99,6 +99,14 @@ def _int_list(v: Any) -> tuple[int, ...]:
     return tuple(_nonneg_int(x) for x in v)
 
 
+def _op_types(v: Any) -> tuple[str, ...]:
+    """ONNX op type names, as a list or a comma-separated string; empty: every type."""
+    items = [x.strip() for x in v.split(",")] if isinstance(v, str) else v
+    if not isinstance(items, (list, tuple)) or not all(isinstance(x, str) and x.isidentifier() for x in items if x):
+        raise ValueError
+    return tuple(x for x in items if x)
+
+
 def _bs_list(v: Any) -> tuple[int, ...]:
     if not isinstance(v, (list, tuple)):
         raise ValueError
@@ -142,6 +150,7 @@ SCHEMA: dict[str, tuple[str, Callable[[Any], Any], bool]] = {
     "quantize.reduce_range": ("auto|on|off", _choice("auto", "on", "off"), False),
     "quantize.min_agreement": ("number 0..1", _fraction, False),
     "quantize.max_top1_drop": ("number 0..1", _fraction, False),
+    "quantize.op_types": ("list of ONNX op types, e.g. [Conv]; [] = every type", _op_types, False),
     "quantize.accuracy_control": ("auto|on|off", _choice("auto", "on", "off"), False),
     "quantize.validation": ("positive int", _pos_int, False),
 }

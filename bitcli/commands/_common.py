@@ -46,6 +46,19 @@ BsOpt = Annotated[
 ]
 
 
+BackendOpt = Annotated[
+    Optional[str],
+    typer.Option("--backend", "-b", help="auto | ascend | onnxruntime | openvino | torch \\[profile: backend].",
+                 show_default=False),
+]
+PrecisionOpt = Annotated[
+    Optional[str],
+    typer.Option("--precision", help="fp32 | int8 | bf16: which model and inference precision a CPU backend runs "
+                 "(int8: bit_bs{N}_int8.onnx from bit quantize; bf16: openvino on an AVX512-BF16/AMX CPU) "
+                 "\\[profile: precision, env BIT_PRECISION].", show_default=False),
+]
+
+
 def lock_workdir(cfg: Settings, *, create: bool = True) -> None:
     """One bit per workdir: stop at once with "another bit (pid N) is using WORKDIR" (held until the command ends).
 

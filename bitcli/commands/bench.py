@@ -8,7 +8,8 @@ import typer
 
 from bitcli import report, ui
 from bitcli.commands._common import BsOpt, JsonOpt, ProfileOpt, WorkdirOpt, emit_json, lock_workdir, settings
-from bitcli.commands.infer import (BackendOpt, ModelDirOpt, ModelOpt, ProviderOpt, ThreadsOpt, WeightsOpt, check_backend_name,
+from bitcli.commands._common import BackendOpt, PrecisionOpt
+from bitcli.commands.infer import (ModelDirOpt, ModelOpt, ProviderOpt, ThreadsOpt, WeightsOpt, check_backend_name,
                                    check_model_flags)
 
 
@@ -17,6 +18,7 @@ def bench_cli(
     loop: Annotated[Optional[int], typer.Option("--loop", min=1, help="Timed runs per batch size \\[profile: bench.loop].", show_default=False)] = None,
     warmup: Annotated[Optional[int], typer.Option("--warmup", min=0, help="Untimed warm-up runs per batch size \\[profile: bench.warmup].", show_default=False)] = None,
     backend: BackendOpt = None,
+    precision: PrecisionOpt = None,
     model: ModelOpt = None,
     model_dir: ModelDirOpt = None,
     weights: WeightsOpt = None,
@@ -39,7 +41,7 @@ def bench_cli(
 
     check_backend_name(backend)
     check_model_flags(model, model_dir)
-    cfg = settings(profile, workdir=workdir, batch_sizes=bs, backend=backend, bench__loop=loop, bench__warmup=warmup,
+    cfg = settings(profile, workdir=workdir, batch_sizes=bs, backend=backend, precision=precision, bench__loop=loop, bench__warmup=warmup,
                    model__weights=weights, onnxruntime__provider=provider, onnxruntime__threads=threads)
     from bitcli.ascend.om_batch import check_one_om_per_bs
 

@@ -7,11 +7,11 @@ from typing import Annotated, Optional
 import typer
 
 from bitcli import report
-from bitcli.commands._common import JsonOpt, ProfileOpt, WorkdirOpt, emit_json, settings
+from bitcli.commands._common import BackendOpt, JsonOpt, ProfileOpt, WorkdirOpt, emit_json, settings
 
 
 def doctor_cli(
-    backend: Annotated[Optional[str], typer.Option("--backend", "-b", help="auto | ascend | onnxruntime | torch \\[profile: backend].", show_default=False)] = None,
+    backend: BackendOpt = None,
     as_json: JsonOpt = False,
     workdir: WorkdirOpt = None,
     profile: ProfileOpt = None,

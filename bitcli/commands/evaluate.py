@@ -9,15 +9,17 @@ import typer
 
 from bitcli import report, ui
 from bitcli.commands._common import BsOpt, JsonOpt, ProfileOpt, WorkdirOpt, emit_json, lock_workdir, settings
-from bitcli.commands.infer import BackendOpt, check_backend_name
+from bitcli.commands._common import BackendOpt, PrecisionOpt
+from bitcli.commands.infer import check_backend_name
 
 
 def eval_cli(
-    output_dir: Annotated[Optional[Path], typer.Option("--output-dir", "-d", help="Result folder of ais_bench or `bit infer`, e.g. result/onnxruntime/result_bs8 (default: WORKDIR/result/{backend}/result_bs{N} for each batch size).", show_default=False)] = None,
+    output_dir: Annotated[Optional[Path], typer.Option("--output-dir", "-d", help="Result folder of ais_bench or `bit infer`, e.g. result/onnxruntime/result_bs8 (default: WORKDIR/result/{backend}[-{precision}]/result_bs{N} for each batch size).", show_default=False)] = None,
     label_path: Annotated[Optional[Path], typer.Option("--label-path", "-l", help="Labels: line i = class of i.bin, '{stem} {class}' lines, or the seed's per-batch lines (default: WORKDIR/label.txt).", show_default=False)] = None,
     topk: Annotated[int, typer.Option("--topk", min=1, help="Report top-1 … top-k accuracy.")] = 5,
     bs: BsOpt = None,
     backend: BackendOpt = None,
+    precision: PrecisionOpt = None,
     limit: Annotated[Optional[int], typer.Option("--limit", min=1, help="Score only the first N labels and their outputs (a `bit infer --limit N` run).", show_default=False)] = None,
     allow_nonfinite: Annotated[bool, typer.Option("--allow-nonfinite", help="Score outputs holding NaN/inf (counted as never predicted) instead of refusing them.")] = False,
     force: Annotated[bool, typer.Option("--force", help="Score again even when the accuracy record is up to date.")] = False,
@@ -32,7 +34,7 @@ def eval_cli(
     from bitcli.stages.results import eval_folder
 
     check_backend_name(backend)
-    cfg = settings(profile, workdir=workdir, batch_sizes=bs, backend=backend)
+    cfg = settings(profile, workdir=workdir, batch_sizes=bs, backend=backend, precision=precision)
     lock_workdir(cfg, create=False)
     names = cfg.artifacts
     by_dir = {} if output_dir is not None else _slot_folders(cfg, explicit_bs=bs is not None)
@@ -82,14 +84,21 @@ def _slot_folders(cfg, *, explicit_bs: bool) -> dict[Path, int]:
     migrate_results(cfg)
     slot = slot_for(cfg, backend)
     folders = {result_dir_for(names, b, slot): b for b in cfg.batch_sizes}
+    existing = {f: b for f, b in folders.items() if f.is_dir()}
     if not explicit_bs:
-        folders = {f: b for f, b in folders.items() if f.is_dir()}
-    if not folders:
+        folders = existing
+    if not existing:  # nothing at all in this slot: say which slots do hold results
         others = sorted(p.name for p in names.result_root.glob("*") if p.is_dir() and p.name != slot
                         and any(p.glob("result_bs*")))
         raise DataError(
             f"no result folders under {names.result_root / slot} for batch sizes {','.join(map(str, cfg.batch_sizes))}",
-            hint=(f"results exist for {', '.join(others)}: pass --backend {others[0].split('-')[0]}" if others else
+            hint=(f"results exist for {', '.join(others)}: pass {_slot_flags(others[0])}" if others else
                   "run `bit infer` first, or pass --output-dir DIR"),
         )
     return folders
+
+
+def _slot_flags(slot: str) -> str:
+    """The flags that select a result slot: onnxruntime-int8 → --backend onnxruntime --precision int8."""
+    backend, _, precision = slot.partition("-")
+    return f"--backend {backend}" + (f" --precision {precision}" if precision else "")

@@ -8,12 +8,9 @@ from typing import Annotated, Optional
 import typer
 
 from bitcli import report, ui
-from bitcli.commands._common import BsOpt, JsonOpt, ProfileOpt, WorkdirOpt, emit_json, lock_workdir, settings
+from bitcli.commands._common import (BackendOpt, BsOpt, JsonOpt, PrecisionOpt, ProfileOpt, WorkdirOpt, emit_json,
+                                     lock_workdir, settings)
 
-BackendOpt = Annotated[
-    Optional[str],
-    typer.Option("--backend", "-b", help="auto | ascend | onnxruntime | torch \\[profile: backend].", show_default=False),
-]
 ProviderOpt = Annotated[
     Optional[str],
     typer.Option("--provider", help="onnxruntime provider: auto | cpu | cuda | a provider name \\[profile: onnxruntime.provider].", show_default=False),
@@ -44,6 +41,7 @@ def infer_cli(
     dataset_path: Annotated[Optional[Path], typer.Option("--dataset-path", help="Preprocess CIFAR-10 test images on the fly instead of reading --input (not for ascend).", show_default=False)] = None,
     output: Annotated[Optional[Path], typer.Option("--output", "-o", help="Result root, like ais_bench --output; writes OUTPUT/result_bs{N}/ (default: WORKDIR/result/{backend}[-{precision}]).", show_default=False)] = None,
     backend: BackendOpt = None,
+    precision: PrecisionOpt = None,
     model: ModelOpt = None,
     model_dir: ModelDirOpt = None,
     weights: WeightsOpt = None,
@@ -70,7 +68,7 @@ def infer_cli(
         raise ConfigError("--input and --dataset-path both given", hint="read either the .bin folder or the data set, not both")
     check_backend_name(backend)
     check_model_flags(model, model_dir)
-    cfg = settings(profile, workdir=workdir, batch_sizes=bs, backend=backend, model__weights=weights,
+    cfg = settings(profile, workdir=workdir, batch_sizes=bs, backend=backend, precision=precision, model__weights=weights,
                    onnxruntime__provider=provider, onnxruntime__threads=threads)
     from bitcli.ascend.om_batch import check_one_om_per_bs
 

@@ -17,6 +17,7 @@ def quantize_cli(
     holdout: Annotated[Optional[int], typer.Option("--holdout", min=1, help="Held-out images the accuracy guard measures on \\[profile: quantize.holdout].", show_default=False)] = None,
     exclude: Annotated[Optional[list[str]], typer.Option("--exclude", help="Node name to keep in fp32 (repeat the option for several).", show_default=False)] = None,
     keep_ends: Annotated[Optional[bool], typer.Option("--keep-ends/--no-keep-ends", help="Keep the first and the last Conv in fp32 \\[profile: quantize.keep_ends].", show_default=False)] = None,
+    op_types: Annotated[Optional[str], typer.Option("--op-types", help="onnxruntime: quantize only these ONNX op types, comma-separated, e.g. Conv; '' = every type \\[profile: quantize.op_types].", show_default=False)] = None,
     reduce_range: Annotated[Optional[str], typer.Option("--reduce-range", help="auto (from the CPU's VNNI/AMX) | on | off \\[profile: quantize.reduce_range].", show_default=False)] = None,
     engine: Annotated[Optional[str], typer.Option("--engine", help="onnxruntime | nncf \\[profile: quantize.engine].", show_default=False)] = None,
     min_agreement: Annotated[Optional[float], typer.Option("--min-agreement", help="Guard: least top-1 agreement with fp32 (0..1) \\[profile: quantize.min_agreement].", show_default=False)] = None,
@@ -40,7 +41,7 @@ def quantize_cli(
     from bitcli.stages.quantize import int8_from_onnx, request_from_settings
 
     cfg = settings(profile, workdir=workdir, batch_sizes=bs, quantize__method=method, quantize__calib=calib,
-                   quantize__holdout=holdout, quantize__keep_ends=keep_ends, quantize__reduce_range=reduce_range,
+                   quantize__holdout=holdout, quantize__keep_ends=keep_ends, quantize__op_types=op_types, quantize__reduce_range=reduce_range,
                    quantize__engine=engine, quantize__min_agreement=min_agreement,
                    quantize__max_top1_drop=max_top1_drop, quantize__seed=seed, quantize__accuracy_control=accuracy_control,
                    quantize__validation=validation, onnxruntime__threads=threads)

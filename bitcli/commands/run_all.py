@@ -8,12 +8,14 @@ from typing import Annotated, Any, Optional
 import typer
 
 from bitcli import report, ui
-from bitcli.commands._common import BsOpt, ForceOpt, JsonOpt, ProfileOpt, WorkdirOpt, emit_json, lock_workdir, settings
+from bitcli.commands._common import (BackendOpt, BsOpt, ForceOpt, JsonOpt, PrecisionOpt, ProfileOpt, WorkdirOpt, emit_json,
+                                     lock_workdir, settings)
 
 
 def all_cli(
     bs: BsOpt = None,
-    backend: Annotated[Optional[str], typer.Option("--backend", "-b", help="auto | ascend | onnxruntime | torch \\[profile: backend].", show_default=False)] = None,
+    backend: BackendOpt = None,
+    precision: PrecisionOpt = None,
     weights: Annotated[Optional[str], typer.Option("--weights", help="Checkpoint (bit.pth, big_transfer .pth/.pth.tar, BiT .npz) or 'random' \\[profile: model.weights].", show_default=False)] = None,
     dataset_path: Annotated[Optional[Path], typer.Option("--dataset-path", help="CIFAR-10 folder or tarball \\[profile: dataset.path].", show_default=False)] = None,
     from_step: Annotated[Optional[str], typer.Option("--from", help="Start at this step: data export simplify atc infer eval bench.", show_default=False)] = None,
@@ -36,7 +38,7 @@ def all_cli(
     from bitcli.stages import run_all as stage
 
     ui.state.quiet = ui.state.quiet or quiet
-    flags = dict(workdir=workdir, batch_sizes=bs, backend=backend, model__weights=weights,
+    flags = dict(workdir=workdir, batch_sizes=bs, backend=backend, precision=precision, model__weights=weights,
                  dataset__path=dataset_path, dataset__limit=limit)
     cfg = settings(profile, **flags)
     if demo:

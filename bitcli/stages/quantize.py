@@ -46,6 +46,7 @@ class QuantizeRequest:
     seed: int = 0
     exclude: tuple[str, ...] = ()
     keep_ends: bool = True
+    op_types: tuple[str, ...] = ()      # onnxruntime: only these op types (empty: every type)
     reduce_range: str = "auto"          # auto | on | off
     min_agreement: float = 0.985
     max_top1_drop: float = 0.003
@@ -57,7 +58,8 @@ class QuantizeRequest:
     def key(self) -> dict[str, Any]:
         """The parts of the request that change the model (for the up-to-date check)."""
         return {"engine": self.engine, "method": self.method, "calib": self.calib, "seed": self.seed,
-                "exclude": list(self.exclude), "keep_ends": self.keep_ends, "reduce_range": self.reduce_range,
+                "exclude": list(self.exclude), "keep_ends": self.keep_ends, "op_types": list(self.op_types),
+                "reduce_range": self.reduce_range,
                 "holdout": self.holdout, "min_agreement": self.min_agreement, "max_top1_drop": self.max_top1_drop,
                 "accuracy_control": self.accuracy_control, "validation": self.validation}
 
@@ -76,6 +78,7 @@ def request_from_settings(cfg: Any, bs: int, **overrides: Any) -> QuantizeReques
     """The request the profile's ``quantize:`` section (and onnxruntime.threads) makes for ``bs``."""
     fields = dict(bs=bs, engine=cfg["quantize.engine"], method=cfg["quantize.method"], calib=cfg["quantize.calib"],
                   holdout=cfg["quantize.holdout"], seed=cfg["quantize.seed"], keep_ends=cfg["quantize.keep_ends"],
+                  op_types=tuple(cfg["quantize.op_types"]),
                   reduce_range=cfg["quantize.reduce_range"], min_agreement=cfg["quantize.min_agreement"],
                   max_top1_drop=cfg["quantize.max_top1_drop"], accuracy_control=cfg["quantize.accuracy_control"],
                   validation=cfg["quantize.validation"], threads=cfg["onnxruntime.threads"])
@@ -99,6 +102,7 @@ class QuantizeResult:
         rows = [("status", self.status), ("engine / method", f"{recipe['engine']} / {recipe['method']}"),
                 ("reduce_range", f"{recipe['reduce_range']} ({self.meta['reduce_range_reason']})"),
                 ("kept in fp32", ", ".join(recipe["exclude"]) or "none"),
+                ("quantized op types", _op_types_text(recipe.get("op_types"))),
                 ("calibration images", str(self.meta["calibration"]["count"])),
                 ("held-out images", str(self.meta["guard"]["samples"]))]
         g = self.meta["guard"]
@@ -113,6 +117,10 @@ class QuantizeResult:
                          f"{g['fp32_images_per_s']:.1f} → {g['int8_images_per_s']:.1f} "
                          f"(×{g['int8_images_per_s'] / g['fp32_images_per_s']:.2f})"))
         return rows
+
+
+def _op_types_text(op_types: Any) -> str:
+    return ", ".join(op_types) if isinstance(op_types, list) and op_types else "every type the engine quantizes"
 
 
 def engine_method(engine_name: str, method: str) -> str:
@@ -163,6 +171,9 @@ def int8_from_onnx(fp32_onnx: Path, out: Path, input_dir: Path, label_path: Path
     if req.accuracy_control == "on" and req.engine != "nncf":
         raise ConfigError("accuracy control is NNCF's (quantize_with_accuracy_control); the onnxruntime engine has none",
                           hint="pass --engine nncf, or --accuracy-control auto")
+    if req.op_types and req.engine != "onnxruntime":
+        raise ConfigError(f"op types ({', '.join(req.op_types)}) choose what the onnxruntime engine quantizes; "
+                          "NNCF picks its own", hint="drop --op-types (profile quantize.op_types: []), or use --engine onnxruntime")
     fp32_onnx, out = Path(fp32_onnx), Path(out)
     if not fp32_onnx.is_file():
         raise DataError(f"fp32 model {fp32_onnx} does not exist", hint=f"run `bit simplify --bs {req.bs}` first")
@@ -186,7 +197,8 @@ def int8_from_onnx(fp32_onnx: Path, out: Path, input_dir: Path, label_path: Path
     labels = _labels(label_path, files, hold_idx)
     quantize = engine(req.engine)
     method = engine_method(req.engine, req.method)
-    options = {"reduce_range": reduce_range, "chunk_images": plan.chunk_images}
+    options = {"reduce_range": reduce_range, "chunk_images": plan.chunk_images,
+               **({"op_types": list(req.op_types)} if req.op_types else {})}
     attempts: list[dict[str, Any]] = []
     with atomic_path(out) as tmp:
         def attempt(extra: dict[str, Any]) -> tuple[dict[str, Any], Any]:

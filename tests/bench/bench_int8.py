@@ -84,6 +84,60 @@ def speed(model: Path, batch: np.ndarray, iters: int, warmup: int = 3) -> float:
     return 1000.0 * len(batch) / statistics.median(times)
 
 
+STRUCTURES = [  # (label, first+last conv fp32, op types): what changes the graph, hence the speed
+    ("every op type", False, None), ("ends fp32", True, None), ("only Conv", False, ["Conv"]),
+    ("only Conv, ends fp32", True, ["Conv"]),
+]
+
+
+def speed_table(workdir: Path, sizes: list[int], rounds: int) -> None:
+    """img/s of fp32 and each int8 graph structure per bs, timed round-robin in one process.
+
+    Calibration values do not change the graph onnxruntime runs, so these models calibrate with minmax on
+    4 batches (seconds). Each sweep times one batch of every model in turn, so load that drifts hits every
+    row alike; img/s from the median latency, × fp32 the median of the per-sweep ratios.
+    """
+    from bitcli.artifacts import Artifacts
+    from bitcli.backends.base import BackendOptions
+    from bitcli.backends.onnxrt import OnnxRuntimeBackend
+    from bitcli.quant import calib as cal
+    from bitcli.quant.ort_engine import first_last_conv, quantize
+    from bitcli.stages.infer_io import input_files
+
+    names = Artifacts(workdir)
+    files = input_files(names.dataset_bin)
+    say(f"\n## speed: onnxruntime fp32 vs int8 QDQ graphs, round-robin, {rounds} sweeps per bs")
+    say("| bs | model | img/s (median) | img/s (best) | × fp32 |")
+    say("|---|---|---|---|---|")
+    for bs in sizes:
+        fp32 = names.sim_onnx(bs)
+        calib = cal.load(files, list(range(4 * bs)), 128)
+        models = {"fp32": fp32}
+        for i, (label, ends, ops) in enumerate(STRUCTURES):
+            out = workdir / "speed" / f"bs{bs}_{i}.onnx"
+            out.parent.mkdir(exist_ok=True)
+            if not out.is_file():
+                quantize(fp32, calib, out, method="minmax", exclude=first_last_conv(fp32) if ends else (),
+                         options={"reduce_range": True, "op_types": ops})
+            models[f"int8, {label}"] = out
+        batch = np.ascontiguousarray(calib[:bs])
+        backends = {k: OnnxRuntimeBackend(BackendOptions(model=m, batch_size=bs, image_size=128)) for k, m in models.items()}
+        for be in backends.values():
+            be.open()
+            for _ in range(3):
+                be.infer(batch)
+        times: dict[str, list[float]] = {k: [] for k in backends}
+        for _ in range(rounds):
+            for k, be in backends.items():
+                be.infer(batch)
+                times[k].append(be.last_latency_ms)
+        for k, be in backends.items():
+            be.close()
+            ratio = statistics.median(f / t for f, t in zip(times["fp32"], times[k]))
+            say(f"| {bs} | {k} | {1000 * bs / statistics.median(times[k]):.1f} | {1000 * bs / min(times[k]):.1f} | "
+                f"×{ratio:.2f} |")
+
+
 def recipe_name(method: str, rr: bool, ends: bool, ops) -> str:
     return f"{method}, reduce_range {'on' if rr else 'off'}, ends {'fp32' if ends else 'int8'}" + (
         f", only {'+'.join(ops)}" if ops else "")
@@ -192,6 +246,8 @@ def main() -> None:
     parser.add_argument("--torch-limit", type=int, default=1000)
     parser.add_argument("--recipes", type=int, default=len(RECIPES), help="only the first N recipes (a loaded machine)")
     parser.add_argument("--full-limit", type=int, default=None, help="images for the full comparison (default: all)")
+    parser.add_argument("--speed", type=int, default=0, metavar="SWEEPS",
+                        help="only the speed table (fp32 vs int8 graph structures per bs), SWEEPS round-robin sweeps")
     args = parser.parse_args()
     import onnxruntime
 
@@ -204,6 +260,8 @@ def main() -> None:
     say(f"reduce_range auto → {choose_reduce_range(flags)}; onnxruntime {onnxruntime.__version__}")
     sizes = [int(s) for s in args.sizes.split(",")]
     prepare(args.workdir, sizes)
+    if args.speed:
+        return speed_table(args.workdir, sizes, args.speed)
     all_rows = []
     for bs in sizes:
         all_rows += recipe_table(args.workdir, bs, args.iters, args.recipes)

@@ -94,8 +94,25 @@ def split(calib: int, heldout: int) -> tuple[np.ndarray, np.ndarray]:
 # --------------------------------------------------------------------------- calibration (child processes)
 
 
-def quantize_child(model: Path, out: Path, calib: int) -> None:
-    """In the child: quantize, print the recipe as the last line."""
+def quantize_child(model: Path, out: Path, calib: int, min_agreement: float | None = None) -> None:
+    """In the child: quantize, print the recipe as the last line.
+
+    With ``min_agreement`` the QDQ model is made the way the product makes it: ``bit quantize --engine nncf``'s
+    stage (:func:`bitcli.stages.quantize.int8_from_onnx`) on the workdir's dataset_bin, with that guard and
+    accuracy control on ``auto``; the recipe then carries the sidecar's guard figures and attempts.
+    """
+    if min_agreement is not None and out.suffix == ".onnx":
+        from bitcli.artifacts import Artifacts
+        from bitcli.stages.quantize import QuantizeRequest, int8_from_onnx
+
+        names = Artifacts(model.parent)
+        req = QuantizeRequest(bs=int(model.stem.split("_bs")[1].split("_")[0]), engine="nncf", method="mixed",
+                              calib=calib, keep_ends=False, min_agreement=min_agreement, accept_loss=True)
+        result = int8_from_onnx(model, out, names.dataset_bin, names.label_txt, req, image_size=128, force=True,
+                                notify=lambda line: print(line, file=sys.stderr, flush=True))
+        print(json.dumps({**result.meta["recipe"], "guard": {k: v for k, v in result.meta["guard"].items() if k != "indices"},
+                          "attempts": result.meta["attempts"]}))
+        return
     from bitcli.quant import engine
 
     recipe = engine("nncf")(model, images(split(calib, 0)[0]), out, method="mixed", exclude=(),
@@ -103,7 +120,7 @@ def quantize_child(model: Path, out: Path, calib: int) -> None:
     print(json.dumps(recipe))
 
 
-def quantize(model: Path, out: Path, calib: int, reuse: bool = False) -> dict:
+def quantize(model: Path, out: Path, calib: int, reuse: bool = False, min_agreement: float | None = None) -> dict:
     """Run :func:`quantize_child` in a fresh process; its wall time and peak RSS are the calibration cost.
 
     With ``reuse``, a model quantized by an earlier run (same calibration count) is kept with its recorded figures.
@@ -113,8 +130,10 @@ def quantize(model: Path, out: Path, calib: int, reuse: bool = False) -> dict:
         say(f"reusing {out.name} quantized by an earlier run (its calibration figures are that run's)")
         return json.loads(saved.read_text())
     start = time.perf_counter()
-    proc = subprocess.Popen([sys.executable, __file__, "--child-quantize", str(model), str(out), str(calib)],
-                            stdout=subprocess.PIPE, text=True)
+    child = [sys.executable, __file__, "--child-quantize", str(model), str(out), str(calib)]
+    if min_agreement is not None:
+        child += ["--min-agreement", str(min_agreement)]
+    proc = subprocess.Popen(child, stdout=subprocess.PIPE, text=True)
     stdout = proc.stdout.read()  # type: ignore[union-attr]
     _, status, usage = os.wait4(proc.pid, 0)
     if status:
@@ -124,6 +143,9 @@ def quantize(model: Path, out: Path, calib: int, reuse: bool = False) -> dict:
     recipe["peak_rss_mib"] = usage.ru_maxrss / 1024  # Linux: KiB
     say(f"quantized {out.name}: {recipe['wall_s']:.0f} s wall (NNCF {recipe['calibration_s']} s), "
         f"peak RSS {recipe['peak_rss_mib']:.0f} MiB, stated bound {recipe['memory_bound_mib']} MiB")
+    for attempt in recipe.get("attempts", []):
+        say(f"  guard attempt (accuracy control {attempt['accuracy_control'] or 'off'}): agreement "
+            f"{attempt['agreement']:.2%}, Δtop-1 {attempt['delta_top1'] * 100:+.2f} pt, passed {attempt['passed']}")
     saved.write_text(json.dumps(recipe))
     return recipe
 
@@ -136,6 +158,8 @@ def open_rows(bs: int, sim: Path, qdq: Path, ir: Path) -> dict[str, object]:
     from bitcli.backends.onnxrt import OnnxRuntimeBackend
     from bitcli.backends.openvino import OpenVinoBackend
 
+    from bitcli.cpu import detect
+
     specs = {
         "onnxruntime fp32": (OnnxRuntimeBackend, sim, "fp32"),
         "openvino fp32": (OpenVinoBackend, sim, "fp32"),
@@ -146,6 +170,9 @@ def open_rows(bs: int, sim: Path, qdq: Path, ir: Path) -> dict[str, object]:
     }
     rows = {}
     for name, (cls, model, precision) in specs.items():
+        if precision == "bf16" and detect().why_not("bf16"):
+            say(f"  {name}: not offered on this CPU ({detect().why_not('bf16')})")
+            continue
         backend = cls(BackendOptions(model=model, batch_size=bs, precision=precision))
         backend.open()
         rows[name] = backend
@@ -217,7 +244,7 @@ def full_set(rows: dict, ref: np.ndarray, labels: np.ndarray, ips: dict, args) -
     (a shared machine) still leaves figures on held-out images only."""
     calib, held = split(args.calib, 10_000)
     order = np.concatenate([held, calib])
-    names = ("openvino bf16", "openvino int8 (NNCF QDQ ONNX)")
+    names = tuple(n for n in ("openvino bf16", "openvino int8 (NNCF QDQ ONNX)") if n in rows)
     done: dict[str, list[np.ndarray]] = {n: [] for n in names}
     start = time.perf_counter()
     for at in range(0, 10_000, 400):
@@ -243,16 +270,19 @@ def main() -> None:
     parser.add_argument("--full", action="store_true", help="bf16 and QDQ int8 on all 10,000 images")
     parser.add_argument("--reuse", action="store_true", help="keep int8 models quantized by an earlier run")
     parser.add_argument("--speed-only", action="store_true", help="no accuracy passes")
+    parser.add_argument("--min-agreement", type=float, default=None,
+                        help="make the QDQ model through bit quantize's stage (guard + accuracy control auto) at this "
+                             "agreement; needs the workdir's dataset_bin/label.txt (bench_int8.py writes them)")
     parser.add_argument("--child-quantize", nargs=3, metavar=("MODEL", "OUT", "CALIB"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child_quantize:
         model, out, calib = args.child_quantize
-        return quantize_child(Path(model), Path(out), int(calib))
+        return quantize_child(Path(model), Path(out), int(calib), args.min_agreement)
     cpu_header()
     sim = prepare(args.workdir, args.bs)
     bs = args.bs
     qdq, ir = args.workdir / f"bit_bs{bs}_int8.onnx", args.workdir / f"bit_bs{bs}_int8_ir.xml"
-    recipes = {"openvino int8 (NNCF QDQ ONNX)": quantize(sim, qdq, args.calib, args.reuse),
+    recipes = {"openvino int8 (NNCF QDQ ONNX)": quantize(sim, qdq, args.calib, args.reuse, args.min_agreement),
                "openvino int8 (NNCF OpenVINO IR)": quantize(sim, ir, args.calib, args.reuse)}
     recipes["onnxruntime int8 (same QDQ ONNX)"] = recipes["openvino int8 (NNCF QDQ ONNX)"]
     rows = open_rows(bs, sim, qdq, ir)

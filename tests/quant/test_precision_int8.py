@@ -59,3 +59,26 @@ def test_all_with_int8_quantizes_runs_int8_and_compares(tmp_path):
     fp32 = ort.InferenceSession(str(work / "bit_bs4_sim.onnx"), providers=["CPUExecutionProvider"]).run(None, {"image": batch})[0][0]
     got = np.fromfile(out, np.float32)
     assert np.allclose(got, want, atol=1e-5) and not np.allclose(got, fp32, atol=1e-5)
+
+
+def test_precision_flag_beats_the_environment_and_names_the_slot(tmp_path, runner, monkeypatch):
+    work = tmp_path / "work"
+    tiny_dataset(work, 8)
+    tiny_classifier(work / "bit_bs4_sim.onnx", bs=4)
+    monkeypatch.setenv("BIT_PRECISION", "fp32")
+    for command in ("infer", "bench"):
+        res = invoke(runner, command, "-w", str(work), "--backend", "onnxruntime", "--bs", "4", "--precision", "int8")
+        assert res.exit_code == 1 and "precision int8, bs 4:" in res.output and "bit quantize --bs 4" in res.output
+    monkeypatch.setenv("BIT_PRECISION", "int8")
+    res = invoke(runner, "infer", "-w", str(work), "--backend", "onnxruntime", "--bs", "4", "--precision", "fp32")
+    assert res.exit_code == 0, res.output
+    assert (work / "result" / "onnxruntime" / "result_bs4").is_dir() and not (work / "result" / "onnxruntime-int8").exists()
+    res = invoke(runner, "eval", "-w", str(work), "--backend", "onnxruntime", "--bs", "4")  # env: int8, nothing there
+    assert res.exit_code == 1 and "onnxruntime-int8" in res.output
+    assert "results exist for onnxruntime: pass --backend onnxruntime" in " ".join(res.output.split())
+    (work / "result" / "onnxruntime").rename(work / "result" / "onnxruntime-int8")
+    res = invoke(runner, "eval", "-w", str(work), "--backend", "onnxruntime", "--bs", "4", "--precision", "fp32")
+    assert res.exit_code == 1
+    assert "pass --backend onnxruntime --precision int8" in " ".join(res.output.split())
+    bad = invoke(runner, "infer", "-w", str(work), "--backend", "onnxruntime", "--bs", "4", "--precision", "fp16")
+    assert bad.exit_code == 2 and "fp32|int8|bf16" in bad.output and "Traceback" not in bad.output

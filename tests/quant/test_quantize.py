@@ -258,3 +258,35 @@ def test_accuracy_control_scores_against_fp32s_own_classes(tmp_path):
     assert (options["val_labels"] == fp32.argmax(1)).all()      # fp32's classes (onnxruntime), not label.txt
     labels = np.array([int(line.split()[-1]) for line in (work / "label.txt").read_text().split("\n") if line.strip()])
     assert (options["val_labels"] != labels[val]).any()
+
+
+def test_op_types_quantize_only_those_ops(tmp_path, runner):
+    import onnx
+    from onnx import numpy_helper
+
+    work, profile = _workdir(tmp_path)
+    common = ["quantize", "-p", str(profile), "--calib", "16", "--holdout", "24", "--min-agreement", "0",
+              "--max-top1-drop", "1", "--method", "minmax", "--no-keep-ends"]
+
+    def quantized(op_types: str) -> tuple[set[str], int]:
+        """(op types whose output a QuantizeLinear reads, count of int8 weight tensors) of the written model."""
+        res = invoke(runner, *common, "--op-types", op_types, "--force")
+        assert res.exit_code == 0, res.output
+        graph = onnx.load(str(work / f"bit_bs{BS}_int8.onnx")).graph
+        made_by = {out: node.op_type for node in graph.node for out in node.output}
+        q_of = {made_by.get(n.input[0], "input") for n in graph.node if n.op_type == "QuantizeLinear"}
+        inits = {t.name: numpy_helper.to_array(t) for t in graph.initializer}
+        int8 = sum(n.op_type == "DequantizeLinear" and n.input[0] in inits and inits[n.input[0]].dtype == np.int8
+                   and inits[n.input[0]].ndim == 4 for n in graph.node)  # int8 Conv weights (O,I,kh,kw)
+        return q_of, int8
+
+    assert quantized("GlobalAveragePool") == ({"Relu", "GlobalAveragePool"}, 0)  # the pool's in/out only, no weights
+    conv_only, weights = quantized("Conv")
+    assert weights == 3 and "input" in conv_only                                 # three Conv weights in int8
+    meta = json.loads((work / f"bit_bs{BS}_int8.onnx.json").read_text())
+    assert meta["recipe"]["op_types"] == ["Conv"] and meta["request"]["op_types"] == ["Conv"]
+    assert quantized("")[1] == 3 and json.loads((work / f"bit_bs{BS}_int8.onnx.json").read_text())["recipe"]["op_types"] == "all"
+    bad = invoke(runner, *common, "--op-types", "Conv", "--engine", "nncf")
+    assert bad.exit_code == 2 and "NNCF picks its own" in bad.output and "Traceback" not in bad.output
+    odd = invoke(runner, *common, "--op-types", "Conv;Relu")
+    assert odd.exit_code == 2 and "quantize.op_types" in odd.output
