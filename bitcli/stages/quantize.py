@@ -46,7 +46,7 @@ class QuantizeRequest:
     seed: int = 0
     exclude: tuple[str, ...] = ()
     keep_ends: bool = True
-    op_types: tuple[str, ...] = ()      # onnxruntime: only these op types (empty: every type)
+    op_types: tuple[str, ...] = ("Conv",)  # onnxruntime: only these op types (empty: every type)
     reduce_range: str = "auto"          # auto | on | off
     min_agreement: float = 0.985
     max_top1_drop: float = 0.003
@@ -82,6 +82,8 @@ def request_from_settings(cfg: Any, bs: int, **overrides: Any) -> QuantizeReques
                   reduce_range=cfg["quantize.reduce_range"], min_agreement=cfg["quantize.min_agreement"],
                   max_top1_drop=cfg["quantize.max_top1_drop"], accuracy_control=cfg["quantize.accuracy_control"],
                   validation=cfg["quantize.validation"], threads=cfg["onnxruntime.threads"])
+    if fields["engine"] == "nncf" and getattr(cfg, "sources", {}).get("quantize.op_types", "default") == "default":
+        fields["op_types"] = ()  # the built-in [Conv] is the onnxruntime recipe; NNCF chooses its own op types
     return QuantizeRequest(**{**fields, **overrides})
 
 

@@ -55,6 +55,7 @@ def test_quantize_writes_model_and_sidecar(tmp_path, runner):
         "bit_bs4_int8.onnx", "bit_bs4_int8.onnx.json", "bit_bs4_sim.onnx", "bit_bs4_sim.onnx.json", "label.txt"]
     assert meta["recipe"]["format"] == "QDQ" and meta["recipe"]["per_channel"] is True
     assert meta["recipe"]["method"] == "minmax" and meta["calibration"]["count"] == 16
+    assert meta["recipe"]["op_types"] == ["Conv"]                  # the profile's default: Conv only
     calib, hold = meta["calibration"]["indices"], meta["guard"]["indices"]
     assert len(hold) == 24 and not set(calib) & set(hold)        # held-out never calibrates
     from bitcli.quant.calib import split_indices
