@@ -46,7 +46,7 @@ class QuantizeRequest:
     seed: int = 0
     exclude: tuple[str, ...] = ()
     keep_ends: bool = True
-    op_types: tuple[str, ...] = ("Conv",)  # onnxruntime: only these op types (empty: every type)
+    op_types: tuple[str, ...] = ()      # onnxruntime: only these op types (empty: every type; profile default [Conv])
     reduce_range: str = "auto"          # auto | on | off
     min_agreement: float = 0.985
     max_top1_drop: float = 0.003
