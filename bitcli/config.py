@@ -140,7 +140,7 @@ SCHEMA: dict[str, tuple[str, Callable[[Any], Any], bool]] = {
     "batch_sizes": (f"list of distinct positive ints up to {MAX_BATCH}", _bs_list, False),
     "bench.loop": ("positive int", _pos_int, False),
     "bench.warmup": ("int >= 0", _nonneg_int, False),
-    "quantize.engine": ("onnxruntime|nncf", _choice("onnxruntime", "nncf"), False),
+    "quantize.engine": ("auto|onnxruntime|nncf", _choice("auto", "onnxruntime", "nncf"), False),
     "quantize.method": ("minmax|entropy|percentile (onnxruntime), mixed|performance (nncf)",
                         _choice("minmax", "entropy", "percentile", "mixed", "performance"), False),
     "quantize.calib": ("positive int", _pos_int, False),

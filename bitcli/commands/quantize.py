@@ -7,7 +7,7 @@ from typing import Annotated, Optional
 import typer
 
 from bitcli import report, ui
-from bitcli.commands._common import BsOpt, ForceOpt, JsonOpt, ProfileOpt, WorkdirOpt, lock_workdir, settings
+from bitcli.commands._common import BackendOpt, BsOpt, ForceOpt, JsonOpt, ProfileOpt, WorkdirOpt, lock_workdir, settings
 
 
 def quantize_cli(
@@ -19,7 +19,8 @@ def quantize_cli(
     keep_ends: Annotated[Optional[bool], typer.Option("--keep-ends/--no-keep-ends", help="Keep the first and the last Conv in fp32 \\[profile: quantize.keep_ends].", show_default=False)] = None,
     op_types: Annotated[Optional[str], typer.Option("--op-types", help="onnxruntime: quantize only these ONNX op types, comma-separated, e.g. Conv; '' = every type \\[profile: quantize.op_types].", show_default=False)] = None,
     reduce_range: Annotated[Optional[str], typer.Option("--reduce-range", help="auto (from the CPU's VNNI/AMX) | on | off \\[profile: quantize.reduce_range].", show_default=False)] = None,
-    engine: Annotated[Optional[str], typer.Option("--engine", help="onnxruntime | nncf \\[profile: quantize.engine].", show_default=False)] = None,
+    engine: Annotated[Optional[str], typer.Option("--engine", help="auto (nncf when the int8 model runs on --backend openvino, else onnxruntime) | onnxruntime | nncf \\[profile: quantize.engine].", show_default=False)] = None,
+    backend: BackendOpt = None,
     min_agreement: Annotated[Optional[float], typer.Option("--min-agreement", help="Guard: least top-1 agreement with fp32 (0..1) \\[profile: quantize.min_agreement].", show_default=False)] = None,
     max_top1_drop: Annotated[Optional[float], typer.Option("--max-top1-drop", help="Guard: largest top-1 loss (0..1; 0.003 = 0.3 pt) \\[profile: quantize.max_top1_drop].", show_default=False)] = None,
     accuracy_control: Annotated[Optional[str], typer.Option("--accuracy-control", help="Engine nncf: auto (when the guard refuses the plain model) | on | off; reverts the costliest layers to fp32 \\[profile: quantize.accuracy_control].", show_default=False)] = None,
@@ -40,7 +41,7 @@ def quantize_cli(
     """
     from bitcli.stages.quantize import int8_from_onnx, request_from_settings
 
-    cfg = settings(profile, workdir=workdir, batch_sizes=bs, quantize__method=method, quantize__calib=calib,
+    cfg = settings(profile, workdir=workdir, batch_sizes=bs, backend=backend, quantize__method=method, quantize__calib=calib,
                    quantize__holdout=holdout, quantize__keep_ends=keep_ends, quantize__op_types=op_types, quantize__reduce_range=reduce_range,
                    quantize__engine=engine, quantize__min_agreement=min_agreement,
                    quantize__max_top1_drop=max_top1_drop, quantize__seed=seed, quantize__accuracy_control=accuracy_control,

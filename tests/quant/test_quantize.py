@@ -291,3 +291,23 @@ def test_op_types_quantize_only_those_ops(tmp_path, runner):
     assert bad.exit_code == 2 and "NNCF picks its own" in bad.output and "Traceback" not in bad.output
     odd = invoke(runner, *common, "--op-types", "Conv;Relu")
     assert odd.exit_code == 2 and "quantize.op_types" in odd.output
+
+
+def test_engine_auto_follows_the_runtime_that_will_run_the_model(tmp_path, monkeypatch):
+    import importlib.util
+
+    from bitcli.commands._common import settings
+    from bitcli.stages.quantize import request_from_settings
+
+    have_nncf = importlib.util.find_spec("nncf") is not None
+    profile = tmp_path / "bit.yaml"
+    cases = [("backend: openvino\n", "nncf" if have_nncf else "onnxruntime", ()),
+             ("backend: onnxruntime\n", "onnxruntime", ("Conv",)),
+             ("backend: openvino\nquantize: {engine: onnxruntime}\n", "onnxruntime", ("Conv",)),
+             ("backend: onnxruntime\nquantize: {engine: nncf}\n", "nncf", ())]   # the default [Conv] is onnxruntime's
+    for text, engine, op_types in cases:
+        profile.write_text(text)
+        req = request_from_settings(settings(profile), 8)
+        assert (req.engine, req.op_types) == (engine, op_types), text
+    profile.write_text("backend: onnxruntime\nquantize: {engine: nncf, op_types: [Conv]}\n")
+    assert request_from_settings(settings(profile), 8).op_types == ("Conv",)  # asked for: kept (and refused later)
