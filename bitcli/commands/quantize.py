@@ -54,7 +54,10 @@ def quantize_cli(
     docs = []
     for size in cfg.batch_sizes:
         req = request_from_settings(cfg, size, exclude=tuple(exclude or ()), accept_loss=accept_loss)
-        ui.info(f"bs {size}: {names.sim_onnx(size)} → {names.int8_onnx(size)} ({req.method}, {req.calib} calibration images)")
+        from bitcli.stages.quantize import engine_method
+
+        ui.info(f"bs {size}: {names.sim_onnx(size)} → {names.int8_onnx(size)} ({req.engine} {engine_method(req.engine, req.method)}, "
+                f"{req.calib} calibration images)")
         result = int8_from_onnx(names.sim_onnx(size), names.int8_onnx(size), names.dataset_bin, labels, req,
                                 image_size=cfg["model.image_size"], force=force, notify=ui.info)
         for warning in result.warnings:

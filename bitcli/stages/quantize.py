@@ -217,15 +217,16 @@ def int8_from_onnx(fp32_onnx: Path, out: Path, input_dir: Path, label_path: Path
     flags = cpu_flags()
     reduce_range, reason = choose_reduce_range(flags) if req.reduce_range == "auto" else (req.reduce_range == "on", f"{req.reduce_range}: set by the user")
     exclude = tuple(dict.fromkeys(req.exclude + (_ends(fp32_onnx) if req.keep_ends else ())))
-    plan = cal.plan_memory(fp32_onnx, req.method, len(calib_idx), req.bs)
-    if notify:
+    method = engine_method(req.engine, req.method)
+    plan = cal.plan_memory(fp32_onnx, method, len(calib_idx), req.bs)
+    if notify and req.engine == "onnxruntime":  # NNCF states its own bound (options["say"]) before calibrating
         notify(f"calibration memory: {plan.describe()}")
     holdout = cal.load(files, hold_idx, image_size)
     labels = _labels(label_path, files, hold_idx)
     quantize = engine(req.engine)
-    method = engine_method(req.engine, req.method)
     options = {"reduce_range": reduce_range, "chunk_images": plan.chunk_images,
-               **({"op_types": list(req.op_types)} if req.op_types else {})}
+               **({"op_types": list(req.op_types)} if req.op_types else {}),
+               **({"say": notify} if notify and req.engine == "nncf" else {})}
     attempts: list[dict[str, Any]] = []
     with atomic_path(out) as tmp:
         def attempt(extra: dict[str, Any]) -> tuple[dict[str, Any], Any]:

@@ -153,7 +153,7 @@ def quantize(model: Path, out: Path, calib: int, reuse: bool = False, min_agreem
 # --------------------------------------------------------------------------- rows
 
 
-def open_rows(bs: int, sim: Path, qdq: Path, ir: Path) -> dict[str, object]:
+def open_rows(bs: int, sim: Path, qdq: Path, ir: Path, ort_int8: Path | None = None) -> dict[str, object]:
     from bitcli.backends.base import BackendOptions
     from bitcli.backends.onnxrt import OnnxRuntimeBackend
     from bitcli.backends.openvino import OpenVinoBackend
@@ -168,6 +168,8 @@ def open_rows(bs: int, sim: Path, qdq: Path, ir: Path) -> dict[str, object]:
         "openvino int8 (NNCF OpenVINO IR)": (OpenVinoBackend, ir, "int8"),
         "onnxruntime int8 (same QDQ ONNX)": (OnnxRuntimeBackend, qdq, "int8"),
     }
+    if ort_int8 is not None:  # bit quantize's onnxruntime model (its own quantizer and recipe)
+        specs["onnxruntime int8 (its own quantizer)"] = (OnnxRuntimeBackend, ort_int8, "int8")
     rows = {}
     for name, (cls, model, precision) in specs.items():
         if precision == "bf16" and detect().why_not("bf16"):
@@ -273,6 +275,8 @@ def main() -> None:
     parser.add_argument("--min-agreement", type=float, default=None,
                         help="make the QDQ model through bit quantize's stage (guard + accuracy control auto) at this "
                              "agreement; needs the workdir's dataset_bin/label.txt (bench_int8.py writes them)")
+    parser.add_argument("--ort-int8", type=Path, default=None,
+                        help="also time (and check) this onnxruntime int8 model, e.g. one `bit quantize --engine onnxruntime` wrote")
     parser.add_argument("--child-quantize", nargs=3, metavar=("MODEL", "OUT", "CALIB"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child_quantize:
@@ -285,7 +289,7 @@ def main() -> None:
     recipes = {"openvino int8 (NNCF QDQ ONNX)": quantize(sim, qdq, args.calib, args.reuse, args.min_agreement),
                "openvino int8 (NNCF OpenVINO IR)": quantize(sim, ir, args.calib, args.reuse)}
     recipes["onnxruntime int8 (same QDQ ONNX)"] = recipes["openvino int8 (NNCF QDQ ONNX)"]
-    rows = open_rows(bs, sim, qdq, ir)
+    rows = open_rows(bs, sim, qdq, ir, args.ort_int8)
     ips = speed(rows, bs, args.rounds, args.loop)
     if args.speed_only:
         return report([{"row": n, "n": 0, **v} for n, v in ips.items()], recipes, bs, args)

@@ -102,3 +102,36 @@ def test_accuracy_control_validates_on_held_out_images(trained_pth, images, tmp_
     import onnx
 
     assert "QuantizeLinear" in {node.op_type for node in onnx.load(str(out)).graph.node}
+
+
+def test_validation_fn_scores_the_items_it_is_given_and_compiles_each_model_once():
+    """NNCF validates item by item and on subsets: each call must score only its items (by hand here)."""
+    from bitcli.quant.nncf_engine import _top1_fn
+
+    class Compiled:  # an OpenVINO compiled model that returns fixed logits: class = first pixel value
+        outputs = ["out"]
+        requests = 0
+
+        def create_infer_request(self):
+            Compiled.requests += 1
+            return self
+
+        def infer(self, feed):
+            batch = feed[0]
+            logits = np.zeros((len(batch), 10), np.float32)
+            logits[np.arange(len(batch)), batch[:, 0, 0, 0].astype(int)] = 1.0
+            return {"out": logits}
+
+    def item(classes, labels):
+        images = np.zeros((len(classes), 3, 2, 2), np.float32)
+        images[:, 0, 0, 0] = classes
+        return images, np.array(labels)
+
+    items = [item([1, 2], [1, 2]), item([3, 4], [3, 0]), item([5, 6], [0, 0])]
+    validate, model = _top1_fn(), Compiled()
+    assert validate(model, items) == (pytest.approx(3 / 6), [1.0, 0.5, 0.0])
+    assert validate(model, items[1:2]) == (0.5, [0.5])          # a subset: only its items
+    assert validate(model, [items[0]]) == (1.0, [1.0])
+    assert Compiled.requests == 1                                # one compile (request) per model, not per call
+    validate(Compiled(), [items[2]])
+    assert Compiled.requests == 2

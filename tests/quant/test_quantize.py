@@ -191,6 +191,8 @@ def test_bit_quantize_engine_nncf_with_the_default_method_writes_a_guarded_model
     meta = json.loads((work / f"bit_bs{BS}_int8.onnx.json").read_text())
     assert meta["recipe"]["engine"] == "nncf" and meta["recipe"]["preset"] == "MIXED"  # percentile → MIXED, recorded
     assert meta["guard"]["samples"] == 24 and meta["guard"]["agreement"] >= 0.5
+    assert "NNCF calibration on 16 images: memory bound" in res.stderr    # NNCF's own bound, said before it starts
+    assert "activations per image" not in res.stderr and "(nncf mixed, 16 calibration images)" in res.stderr
 
 
 def test_validation_slice_is_a_third_disjoint_slice_of_the_same_split():
