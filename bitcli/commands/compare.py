@@ -16,12 +16,12 @@ FloatOpt = Optional[float]
 
 
 def compare_cli(
-    ref: Annotated[SourceOpt, typer.Option("--ref", help="Reference backend run now: onnxruntime | torch | ascend.", show_default=False)] = None,
-    test: Annotated[SourceOpt, typer.Option("--test", help="Test backend run now: onnxruntime | torch | ascend.", show_default=False)] = None,
+    ref: Annotated[SourceOpt, typer.Option("--ref", help="Reference backend run now: onnxruntime | openvino | torch | ascend.", show_default=False)] = None,
+    test: Annotated[SourceOpt, typer.Option("--test", help="Test backend run now: onnxruntime | openvino | torch | ascend.", show_default=False)] = None,
     ref_dir: Annotated[DirOpt, typer.Option("--ref-dir", help="Reference result folder in ais_bench layout (device sub-folders included).", show_default=False)] = None,
     test_dir: Annotated[DirOpt, typer.Option("--test-dir", help="Test result folder in ais_bench layout, e.g. one brought back from an Ascend host.", show_default=False)] = None,
-    ref_precision: Annotated[str, typer.Option("--ref-precision", help="fp32 | int8 (int8: the onnxruntime backend on bit_bs{N}_int8.onnx).")] = "fp32",
-    test_precision: Annotated[str, typer.Option("--test-precision", help="fp32 | int8 (int8: the onnxruntime backend on bit_bs{N}_int8.onnx).")] = "fp32",
+    ref_precision: Annotated[str, typer.Option("--ref-precision", help="fp32 | int8 | bf16 (int8: bit_bs{N}_int8.onnx on onnxruntime or openvino; bf16: openvino).")] = "fp32",
+    test_precision: Annotated[str, typer.Option("--test-precision", help="fp32 | int8 | bf16 (int8: bit_bs{N}_int8.onnx on onnxruntime or openvino; bf16: openvino).")] = "fp32",
     ref_model: Annotated[Optional[str], typer.Option("--ref-model", help="Model file of --ref (default: the standard name for backend, precision and bs).", show_default=False)] = None,
     test_model: Annotated[Optional[str], typer.Option("--test-model", help="Model file of --test (default: the standard name for backend, precision and bs).", show_default=False)] = None,
     bs: Annotated[int, typer.Option("--bs", min=1, help="Batch size of the models run now.")] = 8,
@@ -53,8 +53,8 @@ def compare_cli(
     _check_sides(ref, ref_dir, "ref")
     _check_sides(test, test_dir, "test")
     for flag, value in (("--ref-precision", ref_precision), ("--test-precision", test_precision)):
-        if value not in ("fp32", "int8"):
-            raise ConfigError(f"{flag} '{value}' is not a precision bit compare runs", hint=f"use {flag} fp32 or int8")
+        if value not in ("fp32", "int8", "bf16"):
+            raise ConfigError(f"{flag} '{value}' is not a precision bit compare runs", hint=f"use {flag} fp32, int8 or bf16")
     cfg = settings(profile, workdir=workdir)
     names = cfg.artifacts
     samples = Path(input_dir) if input_dir is not None else names.dataset_bin
@@ -97,20 +97,15 @@ def _check_sides(backend: Optional[str], folder: Optional[Path], role: str) -> N
 
 
 def side_model(cfg: Any, backend: str, precision: str, model: Optional[str], bs: int) -> str:
-    """The model a side runs: --X-model, else the int8 model (checked fresh), else the standard one."""
-    from bitcli.errors import ConfigError
-    from bitcli.stages.infer import standard_model
+    """The model a side runs: --X-model, else what the backend runs at that precision (the int8 model checked
+    fresh; a precision the backend does not compute is refused, e.g. int8 on torch, bf16 off openvino)."""
+    from bitcli.quant.model import BACKEND_PRECISIONS, precision_model
 
     if model is not None:
+        if precision not in BACKEND_PRECISIONS.get(backend, ("fp32",)):
+            precision_model(backend, cfg.workdir, bs, precision)  # raises the one-line refusal
         return model
-    if precision == "int8":
-        if backend != "onnxruntime":
-            raise ConfigError(f"precision int8 runs on the onnxruntime backend, not {backend}",
-                              hint="use --test onnxruntime --test-precision int8")
-        from bitcli.quant.model import int8_model
-
-        return str(int8_model(cfg.workdir, bs))
-    return str(standard_model(backend, cfg.workdir, bs, weights=cfg["model.weights"]))
+    return str(precision_model(backend, cfg.workdir, bs, precision, weights=cfg["model.weights"]))
 
 
 def _load_side(cfg: Any, role: str, backend: Optional[str], folder: Optional[Path], precision: str,
@@ -126,7 +121,9 @@ def _load_side(cfg: Any, role: str, backend: Optional[str], folder: Optional[Pat
     chosen = side_model(cfg, backend, precision, model, bs)
     name = f"{backend}" + ("" if precision == "fp32" else f" {precision}")
     ui.info(f"{role}: {name} on {chosen} (bs {bs}) over {samples}")
-    runner = cls(options_from_settings(cfg, bs, chosen))
+    import dataclasses
+
+    runner = cls(dataclasses.replace(options_from_settings(cfg, bs, chosen), precision=precision))
     with ui.progress(f"{role} {name}") as tick:
         logits = stage.logits_from_backend(runner, samples, limit=limit, progress=tick)
     return name, logits

@@ -40,9 +40,10 @@ to start, naming the number of images that would fit.
 
 from __future__ import annotations
 
+import contextlib
 import time
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Iterable, Iterator
 
 from bitcli.errors import ConfigError, DataError, require
 
@@ -91,16 +92,40 @@ def quantize(fp32_onnx: Path, calib: Any, out: Path, *, method: str, exclude: tu
     start = time.perf_counter()
     calibration = nncf.Dataset(list(_batches(calib, bs)), feed)
     try:
-        if options.get("max_drop") is not None:
-            quantized = _with_accuracy_control(nncf, model, calibration, feed, bs, options, kwargs)
-        else:
-            quantized = nncf.quantize(model, calibration, **kwargs)
+        with _stdout_kept_clean():
+            if options.get("max_drop") is not None:
+                quantized = _with_accuracy_control(nncf, model, calibration, feed, bs, options, kwargs)
+            else:
+                quantized = nncf.quantize(model, calibration, **kwargs)
     except nncf.ValidationError as exc:  # e.g. an excluded name that is not in the model
         raise ConfigError(f"NNCF refused the recipe: {str(exc).splitlines()[0]}",
                           hint="check --exclude against the model's node names (bit compare --per-node lists them)") from None
     seconds = time.perf_counter() - start
     _save(quantized, Path(out), ir)
     return _recipe(nncf, method, exclude, options, len(calib), bound, seconds, ir)
+
+
+@contextlib.contextmanager
+def _stdout_kept_clean() -> Iterator[None]:
+    """NNCF logs INFO lines through a handler on the process's stdout and draws progress bars there, which
+    broke ``bit quantize --json`` and ``bit all --json`` (their stdout must be JSON only): its logger is
+    held to warnings for the call, each of its stdout handlers writes to stderr, and so do prints."""
+    import logging
+    import sys
+
+    logger = logging.getLogger("nncf")
+    level = logger.level
+    moved = [h for h in logger.handlers if isinstance(h, logging.StreamHandler) and h.stream is sys.__stdout__]
+    logger.setLevel(logging.WARNING)
+    for handler in moved:
+        handler.setStream(sys.stderr)
+    try:
+        with contextlib.redirect_stdout(sys.stderr):
+            yield
+    finally:
+        logger.setLevel(level)
+        for handler in moved:
+            handler.setStream(sys.__stdout__)
 
 
 def model_input(path: Path) -> tuple[str, int]:

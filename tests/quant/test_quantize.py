@@ -313,3 +313,21 @@ def test_engine_auto_follows_the_runtime_that_will_run_the_model(tmp_path, monke
         assert (req.engine, req.op_types) == (engine, op_types), text
     profile.write_text("backend: onnxruntime\nquantize: {engine: nncf, op_types: [Conv]}\n")
     assert request_from_settings(settings(profile), 8).op_types == ("Conv",)  # asked for: kept (and refused later)
+
+
+def test_nncf_quantize_json_stdout_is_json_only(tmp_path):
+    """NNCF logs and draws progress on the process's own stdout (not what CliRunner captures): a real process."""
+    import os
+    import subprocess
+    import sys
+
+    pytest.importorskip("nncf", reason="nncf is not installed (pip install 'bitcli[openvino]', x86_64)")
+    work, profile = _workdir(tmp_path)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("BIT_")}
+    proc = subprocess.run([sys.executable, "-m", "bitcli", "quantize", "-p", str(profile), "--engine", "nncf",
+                           "--calib", "16", "--holdout", "24", "--min-agreement", "0", "--max-top1-drop", "1",
+                           "--no-keep-ends", "--json"], capture_output=True, text=True, env=env, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    doc = json.loads(proc.stdout)                       # nothing but the JSON document on stdout
+    assert doc["recipe"]["engine"] == "nncf" and doc["status"] == "done"
+    assert "Statistics collection" in proc.stderr or "NNCF calibration on 16 images" in proc.stderr

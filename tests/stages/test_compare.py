@@ -165,3 +165,35 @@ def test_per_node_names_the_perturbed_node(tmp_path, runner):
     table = invoke(runner, "compare", "-p", str(profile), "--ref", "onnxruntime", "--ref-model", str(ref),
                    "--test", "onnxruntime", "--test-model", str(tmp_path / "test.onnx"), "--bs", "4", "--per-node")
     assert "first node below cosine 0.99: conv2 (Conv" in table.stdout
+
+
+def test_openvino_int8_side_runs_the_int8_model_at_its_own_precision(tmp_path, runner, monkeypatch):
+    """--test openvino --test-precision int8 runs bit_bs4_int8.onnx on OpenVINO (not the profile's precision)."""
+    pytest.importorskip("openvino", reason="openvino is not installed (pip install 'bitcli[openvino]', x86_64)")
+    work, profile = _tiny_workdir(tmp_path)
+    tiny_classifier(work / "bit_bs4_sim.onnx", bs=4, seed=0)
+    (work / "bit_bs4_sim.onnx.json").write_text("{}\n")
+    made = invoke(runner, "quantize", "-p", str(profile), "--bs", "4", "--engine", "onnxruntime", "--calib", "4",
+                  "--holdout", "4", "--min-agreement", "0", "--max-top1-drop", "1", "--method", "minmax", "--no-keep-ends")
+    assert made.exit_code == 0, made.output
+    monkeypatch.setenv("BIT_PRECISION", "fp32")  # the side's own precision wins over the profile's
+    res = invoke(runner, "compare", "-p", str(profile), "--ref", "onnxruntime", "--test", "openvino",
+                 "--test-precision", "int8", "--bs", "4", "--limit", "8", "--json")
+    assert res.exit_code == 0, res.output
+    doc = json.loads(res.stdout)
+    assert doc["test"].endswith("bit_bs4_int8.onnx") or "int8" in doc["test"]
+    import openvino as ov
+
+    images = np.stack([np.fromfile(work / "dataset_bin" / f"{i}.bin", dtype=np.float32).reshape(3, SIZE, SIZE)
+                       for i in range(8)])
+    compiled = ov.Core().compile_model(str(work / "bit_bs4_int8.onnx"), "CPU", {"INFERENCE_PRECISION_HINT": "f32"})
+    got = np.concatenate([compiled(images[i:i + 4])[0] for i in (0, 4)]).astype(np.float64)
+    import onnxruntime as ort
+
+    fp32 = ort.InferenceSession(str(work / "bit_bs4_sim.onnx"), providers=["CPUExecutionProvider"])
+    ref = np.concatenate([fp32.run(None, {"image": images[i:i + 4]})[0] for i in (0, 4)]).astype(np.float64)
+    assert doc["metrics"]["max_abs"] == pytest.approx(float(np.abs(got - ref).max()), rel=1e-3, abs=1e-6)
+    assert doc["metrics"]["max_abs"] > 0                                   # really the int8 model
+    refused = invoke(runner, "compare", "-p", str(profile), "--ref", "onnxruntime", "--test", "torch",
+                     "--test-precision", "int8", "--bs", "4", "--limit", "4")
+    assert refused.exit_code == 2 and "precision int8 does not run on the torch backend" in refused.output
