@@ -14,16 +14,22 @@ from bit_testlib import invoke
 from tiny_onnx import SIZE, tiny_classifier, tiny_dataset
 
 
-def test_infer_and_bench_refuse_a_missing_int8_model(tmp_path, runner, monkeypatch):
+def _refused_without_int8_model(runner, tmp_path: Path, *flags: str) -> Path:
+    """A workdir with an fp32 bs-4 model and no int8 one: infer and bench (with ``flags``) refuse int8."""
     work = tmp_path / "work"
     tiny_dataset(work, 8)
     tiny_classifier(work / "bit_bs4_sim.onnx", bs=4)
-    monkeypatch.setenv("BIT_PRECISION", "int8")
     for command in ("infer", "bench"):
-        res = invoke(runner, command, "-w", str(work), "--backend", "onnxruntime", "--bs", "4")
+        res = invoke(runner, command, "-w", str(work), "--backend", "onnxruntime", "--bs", "4", *flags)
         assert res.exit_code == 1, res.output
         assert "precision int8, bs 4:" in res.output and "bit quantize --bs 4" in res.output
         assert "Traceback" not in res.output
+    return work
+
+
+def test_infer_and_bench_refuse_a_missing_int8_model(tmp_path, runner, monkeypatch):
+    monkeypatch.setenv("BIT_PRECISION", "int8")
+    work = _refused_without_int8_model(runner, tmp_path)
     res = invoke(runner, "infer", "-w", str(work), "--backend", "torch", "--bs", "4")
     assert res.exit_code == 2 and "precision int8 does not run on the torch backend" in res.output  # a profile/flag conflict
     assert "--backend onnxruntime" in res.output
@@ -62,13 +68,8 @@ def test_all_with_int8_quantizes_runs_int8_and_compares(tmp_path):
 
 
 def test_precision_flag_beats_the_environment_and_names_the_slot(tmp_path, runner, monkeypatch):
-    work = tmp_path / "work"
-    tiny_dataset(work, 8)
-    tiny_classifier(work / "bit_bs4_sim.onnx", bs=4)
     monkeypatch.setenv("BIT_PRECISION", "fp32")
-    for command in ("infer", "bench"):
-        res = invoke(runner, command, "-w", str(work), "--backend", "onnxruntime", "--bs", "4", "--precision", "int8")
-        assert res.exit_code == 1 and "precision int8, bs 4:" in res.output and "bit quantize --bs 4" in res.output
+    work = _refused_without_int8_model(runner, tmp_path, "--precision", "int8")
     monkeypatch.setenv("BIT_PRECISION", "int8")
     res = invoke(runner, "infer", "-w", str(work), "--backend", "onnxruntime", "--bs", "4", "--precision", "fp32")
     assert res.exit_code == 0, res.output
