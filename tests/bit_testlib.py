@@ -24,3 +24,13 @@ def invoke(runner: CliRunner, *args: str, **kwargs):
     from bitcli.cli import app
 
     return runner.invoke(app, list(args), **kwargs)
+
+
+def ctrl_c_as_in_a_terminal() -> None:
+    """Child setup: SIGINT back to its default, so Python turns it into KeyboardInterrupt as in a terminal.
+
+    A suite started in the background (``cmd &`` in a script, ``nohup``) inherits SIGINT ignored, and Python
+    then installs no KeyboardInterrupt handler: a test sending Ctrl-C would see the run finish (exit 0)."""
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_DFL)

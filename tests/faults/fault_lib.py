@@ -21,6 +21,8 @@ from typing import Iterator
 
 import pytest
 
+from bit_testlib import ctrl_c_as_in_a_terminal
+
 REPO = Path(__file__).resolve().parents[2]
 
 
@@ -44,7 +46,8 @@ def bit_proc(args: list, cwd: Path, *, fsize: int | None = None, timeout: float 
 
 def bit_popen(args: list, cwd: Path, **env: str) -> subprocess.Popen:
     return subprocess.Popen([sys.executable, "-m", "bitcli", *map(str, args)], cwd=cwd, env=bit_env(**env),
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=ctrl_c_as_in_a_terminal)
 
 
 def one_line_failure(proc, *fragments: str, code: int | None = None) -> str:

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from bit_testlib import invoke
+from bit_testlib import ctrl_c_as_in_a_terminal, invoke
 
 SMALL = "model: {image_size: 32}\nbench: {loop: 3, warmup: 1}\n"  # fully convolutional: 32 px keeps tests fast
 
@@ -220,7 +220,7 @@ def test_interrupted_run_resumes_to_the_same_report(demo_run, tmp_path):
     target = tmp_path / "w"
     argv = [sys.executable, "-m", "bitcli", "all", "--demo", "--bs", "1,4", "--limit", "12", "-w", str(target), "-p", str(profile)]
     proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=tmp_path,
-                            start_new_session=True)
+                            start_new_session=True, preexec_fn=ctrl_c_as_in_a_terminal)
     deadline = time.time() + 300
     while time.time() < deadline and proc.poll() is None:  # wait until inference has begun
         if (target / "result").exists():

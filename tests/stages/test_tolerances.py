@@ -63,8 +63,12 @@ def test_export_tolerance_just_below_passes_just_above_fails(tmp_path, monkeypat
     assert 0.6e-4 < passed.max_abs_diff < 1e-4 and passed.real_samples == 2
     before = {p.name: p.read_bytes() for p in tmp_path.iterdir()}
     _export_bumped(monkeypatch, ABOVE)
-    with pytest.raises(ExportError, match=r"max \|Δ\| 0\.00013\d? > 0\.0001"):
+    with pytest.raises(ExportError, match=r"max \|Δ\| 0\.000\d+ > 0\.0001") as info:
         _export(out, force=True)
+    import re
+
+    shown = float(re.search(r"max \|Δ\| (0\.000\d+)", info.value.message).group(1))
+    assert 1.2e-4 <= shown <= 1.4e-4  # the 1.3e-4 bump, give or take the CPU's own float noise (0.000128 on AVX2)
     assert {p.name: p.read_bytes() for p in tmp_path.iterdir()} == before  # the earlier model and sidecar survive
 
 
