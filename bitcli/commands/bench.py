@@ -7,8 +7,8 @@ from typing import Annotated, Optional
 import typer
 
 from bitcli import report, ui
-from bitcli.commands._common import BsOpt, JsonOpt, ProfileOpt, WorkdirOpt, emit_json, lock_workdir, settings
-from bitcli.commands._common import BackendOpt, PrecisionOpt
+from bitcli.commands._common import (BackendOpt, BsOpt, JsonOpt, PrecisionOpt, ProfileOpt, WorkdirOpt, emit_json,
+                                     lock_workdir, settings)
 from bitcli.commands.infer import (ModelDirOpt, ModelOpt, ProviderOpt, ThreadsOpt, WeightsOpt, check_backend_name,
                                    check_model_flags)
 

@@ -39,7 +39,7 @@ def quantize_cli(
     images disjoint from it; the model is written only when top-1 agreement and Δtop-1 stay within
     the profile's thresholds (or with --accept-loss, which warns and is recorded).
     """
-    from bitcli.stages.quantize import int8_from_onnx, request_from_settings
+    from bitcli.stages.quantize import engine_method, int8_from_onnx, request_from_settings
 
     cfg = settings(profile, workdir=workdir, batch_sizes=bs, backend=backend, quantize__method=method, quantize__calib=calib,
                    quantize__holdout=holdout, quantize__keep_ends=keep_ends, quantize__op_types=op_types, quantize__reduce_range=reduce_range,
@@ -54,8 +54,6 @@ def quantize_cli(
     docs = []
     for size in cfg.batch_sizes:
         req = request_from_settings(cfg, size, exclude=tuple(exclude or ()), accept_loss=accept_loss)
-        from bitcli.stages.quantize import engine_method
-
         ui.info(f"bs {size}: {names.sim_onnx(size)} → {names.int8_onnx(size)} ({req.engine} {engine_method(req.engine, req.method)}, "
                 f"{req.calib} calibration images)")
         result = int8_from_onnx(names.sim_onnx(size), names.int8_onnx(size), names.dataset_bin, labels, req,

@@ -107,7 +107,7 @@ def request_from_settings(cfg: Any, bs: int, **overrides: Any) -> QuantizeReques
                   reduce_range=cfg["quantize.reduce_range"], min_agreement=cfg["quantize.min_agreement"],
                   max_top1_drop=cfg["quantize.max_top1_drop"], accuracy_control=cfg["quantize.accuracy_control"],
                   validation=cfg["quantize.validation"], threads=cfg["onnxruntime.threads"])
-    if fields["engine"] == "nncf" and getattr(cfg, "sources", {}).get("quantize.op_types", "default") == "default":
+    if fields["engine"] == "nncf" and cfg.sources.get("quantize.op_types", "default") == "default":
         fields["op_types"] = ()  # the built-in [Conv] is the onnxruntime recipe; NNCF chooses its own op types
     return QuantizeRequest(**{**fields, **overrides})
 
@@ -277,8 +277,8 @@ def _refusal_hint(req: QuantizeRequest) -> str:
     bs = req.bs
     if req.engine == "nncf":
         tries = (f"`bit quantize --bs {bs} --engine nncf --accuracy-control on --validation 1000` or "
-                 if req.accuracy_control == "off" else f"a larger --validation or --calib, ")
-        return tries + f"`--exclude NODE` (see `bit compare --per-node`); or pass --accept-loss to write it anyway"
+                 if req.accuracy_control == "off" else "a larger --validation or --calib, ")
+        return tries + "`--exclude NODE` (see `bit compare --per-node`); or pass --accept-loss to write it anyway"
     return (f"try `bit quantize --bs {bs} --method percentile`, `bit quantize --bs {bs} --keep-ends`, "
             f"`bit quantize --bs {bs} --exclude NODE` (see `bit compare --per-node`) or `--engine nncf` "
             "(accuracy control); or pass --accept-loss to write it anyway")
