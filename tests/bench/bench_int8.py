@@ -41,7 +41,7 @@ RECIPES = [  # (method, reduce_range, keep ends, op types)
     ("minmax", False, False, None), ("minmax", True, False, None), ("minmax", False, True, None),
     ("percentile", False, False, None), ("percentile", False, True, None), ("minmax", False, False, ["Conv"]),
     ("minmax", True, True, None), ("percentile", True, False, None), ("percentile", True, True, None),
-    ("percentile", False, True, ["Conv"]),
+    ("percentile", False, True, ["Conv"]), ("percentile", True, True, ["Conv"]),  # the last: the default on a CPU without VNNI
 ]
 
 
