@@ -7,6 +7,8 @@ exclude, options) -> recipe``):
   ``performance`` (all symmetric; faster, less accurate) or ``minmax`` (= ``mixed``: NNCF's own ranges are
   min/max based; the name the other engine uses by default).
 * ``exclude``: node names kept in fp32 (NNCF ignored scope; a name not in the model is an error).
+* ``options["reduce_range"]`` (bool): 7-bit weights in every Conv (NNCF ``OverflowFix.ENABLE``) or the full
+  8 bits (``DISABLE``, what ``bit quantize --reduce-range auto`` picks for NNCF on every CPU).
 * ``options["max_drop"]`` (float, a fraction, e.g. 0.005): NNCF's accuracy-controlled quantization
   (``quantize_with_accuracy_control``) — it quantizes, scores top-1 on ``options["val_images"]`` against
   ``options["val_labels"]`` (images never used for calibration), and reverts the layers that cost most to
@@ -89,20 +91,34 @@ def quantize(fp32_onnx: Path, calib: Any, out: Path, *, method: str, exclude: tu
     kwargs = dict(preset=_preset(nncf, method), subset_size=len(calib) // bs,
                   fast_bias_correction=bool(options.get("fast_bias_correction", True)),
                   ignored_scope=nncf.IgnoredScope(names=list(exclude)) if exclude else None)
+    overflow_fix = _overflow_fix(nncf, options.get("reduce_range"))
     start = time.perf_counter()
     calibration = nncf.Dataset(list(_batches(calib, bs)), feed)
     try:
         with _stdout_kept_clean():
             if options.get("max_drop") is not None:
-                quantized = _with_accuracy_control(nncf, model, calibration, feed, bs, options, kwargs)
+                quantized = _with_accuracy_control(nncf, model, calibration, feed, bs, options,
+                                                   {**kwargs, "advanced_quantization_parameters": overflow_fix})
             else:
-                quantized = nncf.quantize(model, calibration, **kwargs)
+                quantized = nncf.quantize(model, calibration, advanced_parameters=overflow_fix, **kwargs)
     except nncf.ValidationError as exc:  # e.g. an excluded name that is not in the model
         raise ConfigError(f"NNCF refused the recipe: {str(exc).splitlines()[0]}",
                           hint="check --exclude against the model's node names (bit compare --per-node lists them)") from None
     seconds = time.perf_counter() - start
     _save(quantized, Path(out), ir)
     return _recipe(nncf, method, exclude, options, len(calib), bound, seconds, ir)
+
+
+def _overflow_fix(nncf: Any, reduce_range: Any) -> Any:
+    """NNCF's form of onnxruntime's ``reduce_range``: ``OverflowFix.ENABLE`` quantizes the weights of every
+    Conv/MatMul to half the int8 range (7 bits), so u8×s8 pair sums cannot saturate int16 on a CPU without
+    VNNI/AMX; ``DISABLE`` keeps the full range (``bit quantize``'s ``auto`` for NNCF, measured to agree best:
+    :func:`bitcli.stages.quantize._reduce_range`). None (not decided): NNCF's own default (the first layer only)."""
+    from nncf.quantization.advanced_parameters import AdvancedQuantizationParameters, OverflowFix
+
+    if reduce_range is None:
+        return None
+    return AdvancedQuantizationParameters(overflow_fix=OverflowFix.ENABLE if reduce_range else OverflowFix.DISABLE)
 
 
 @contextlib.contextmanager
@@ -276,6 +292,8 @@ def _recipe(nncf: Any, method: str, exclude: tuple[str, ...], options: dict[str,
         "weights": "s8 symmetric per channel",
         "activations": "s8 symmetric" if method == "performance" else "u8 asymmetric where NNCF chose it",
         "exclude": list(exclude), "calib_images": images,
+        "reduce_range": options.get("reduce_range"),
+        "overflow_fix": None if options.get("reduce_range") is None else ("enable" if options["reduce_range"] else "disable"),
         "accuracy_control": None if options.get("max_drop") is None else _control_record(options),
         "memory_bound_mib": round(bound / 1024**2), "calibration_s": round(seconds, 1),
         "cpu": {"model": cpu.model, "flags": sorted(cpu.flags)},

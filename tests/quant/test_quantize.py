@@ -195,6 +195,47 @@ def test_bit_quantize_engine_nncf_with_the_default_method_writes_a_guarded_model
     assert "activations per image" not in res.stderr and "(nncf mixed, 16 calibration images)" in res.stderr
 
 
+def _largest_int8_weight(model_path: Path) -> int:
+    """The largest |int8 weight| of a QDQ model, worked out from the file: int8 initializers feeding a
+    DequantizeLinear (what NNCF writes), or round(w / scale) of float weights feeding a QuantizeLinear."""
+    import onnx
+    from onnx import numpy_helper
+
+    graph = onnx.load(str(model_path)).graph
+    init = {i.name: numpy_helper.to_array(i) for i in graph.initializer}
+    largest = []
+    for node in graph.node:
+        if node.op_type == "QuantizeLinear" and node.input[0] in init:
+            w, scale = init[node.input[0]], init[node.input[1]]
+            scale = scale.reshape(-1, *([1] * (w.ndim - 1))) if scale.ndim else scale
+            largest.append(int(np.abs(np.round(w / scale)).max()))
+        if node.op_type == "DequantizeLinear" and init.get(node.input[0], np.zeros(0)).dtype == np.int8:
+            q = init[node.input[0]].astype(np.int32)
+            zero = init[node.input[2]].astype(np.int32) if len(node.input) > 2 else np.zeros(1, np.int32)
+            largest.append(int(np.abs(q - zero.reshape(-1, *([1] * (q.ndim - 1))) if zero.ndim else q - zero).max()))
+    assert largest, f"no quantized weights in {model_path}"
+    return max(largest)
+
+
+def test_nncf_reduce_range_auto_keeps_8_bit_weights_and_on_halves_them(tmp_path, runner):
+    """auto: full 8-bit weights for NNCF on every CPU (OverflowFix.DISABLE, measured to agree best with fp32
+    on OpenVINO); on: 7-bit (OverflowFix.ENABLE). Checked in the written weights, not only the sidecar."""
+    pytest.importorskip("nncf", reason="nncf is not installed (pip install 'bitcli[openvino]', x86_64)")
+    work, profile = _workdir(tmp_path)
+    model = work / f"bit_bs{BS}_int8.onnx"
+    common = ("quantize", "-p", str(profile), "--engine", "nncf", "--calib", "16", "--holdout", "16",
+              "--min-agreement", "0", "--max-top1-drop", "1", "--accept-loss", "--force", "--no-keep-ends")
+    auto = invoke(runner, *common)
+    assert auto.exit_code == 0, auto.output[-2000:]
+    meta = json.loads(model.with_name(model.name + ".json").read_text())
+    assert meta["recipe"]["overflow_fix"] == "disable" and meta["reduce_range_reason"].startswith("off: OpenVINO")
+    assert _largest_int8_weight(model) == 127
+    on = invoke(runner, *common, "--reduce-range", "on")
+    assert on.exit_code == 0, on.output[-2000:]
+    assert json.loads(model.with_name(model.name + ".json").read_text())["recipe"]["overflow_fix"] == "enable"
+    assert _largest_int8_weight(model) == 64  # half the range: [-64, 63], ±64 after rounding
+
+
 def test_validation_slice_is_a_third_disjoint_slice_of_the_same_split():
     from bitcli.errors import ConfigError
     from bitcli.quant.calib import split_indices, validation_indices
