@@ -17,7 +17,7 @@ def quantize_cli(
     holdout: Annotated[Optional[int], typer.Option("--holdout", min=1, help="Held-out images the accuracy guard measures on \\[profile: quantize.holdout].", show_default=False)] = None,
     exclude: Annotated[Optional[list[str]], typer.Option("--exclude", help="Node name to keep in fp32 (repeat the option for several).", show_default=False)] = None,
     keep_ends: Annotated[Optional[bool], typer.Option("--keep-ends/--no-keep-ends", help="Keep the first and the last Conv in fp32 \\[profile: quantize.keep_ends].", show_default=False)] = None,
-    op_types: Annotated[Optional[str], typer.Option("--op-types", help="onnxruntime: quantize only these ONNX op types, comma-separated, e.g. Conv; '' = every type \\[profile: quantize.op_types].", show_default=False)] = None,
+    op_types: Annotated[Optional[str], typer.Option("--op-types", help="Quantize only these ONNX op types (both engines), comma-separated, e.g. Conv; '' = every type \\[profile: quantize.op_types].", show_default=False)] = None,
     reduce_range: Annotated[Optional[str], typer.Option("--reduce-range", help="auto (from the CPU's VNNI/AMX) | on | off \\[profile: quantize.reduce_range].", show_default=False)] = None,
     engine: Annotated[Optional[str], typer.Option("--engine", help="auto (nncf when the int8 model runs on --backend openvino, else onnxruntime) | onnxruntime | nncf \\[profile: quantize.engine].", show_default=False)] = None,
     backend: BackendOpt = None,

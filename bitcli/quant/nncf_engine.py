@@ -7,6 +7,10 @@ exclude, options) -> recipe``):
   ``performance`` (all symmetric; faster, less accurate) or ``minmax`` (= ``mixed``: NNCF's own ranges are
   min/max based; the name the other engine uses by default).
 * ``exclude``: node names kept in fp32 (NNCF ignored scope; a name not in the model is an error).
+* ``options["op_types"]``: quantize only in front of these op types (every other type of the model goes
+  into the ignored scope). ``bit quantize``'s default ``[Conv]``: on OpenVINO (AVX2 CPU, 2,000 images)
+  99.85% agreement with fp32, SQNR 42.6 dB, against 99.55% and 34.1 dB when NNCF quantizes every type it
+  would (Adds, pools), at the same speed (80.4 vs 76.3 img/s at bs 8, fp32 42.0).
 * ``options["reduce_range"]`` (bool): 7-bit weights in every Conv (NNCF ``OverflowFix.ENABLE``) or the full
   8 bits (``DISABLE``, what ``bit quantize --reduce-range auto`` picks for NNCF on every CPU).
 * ``options["max_drop"]`` (float, a fraction, e.g. 0.005): NNCF's accuracy-controlled quantization
@@ -90,7 +94,7 @@ def quantize(fp32_onnx: Path, calib: Any, out: Path, *, method: str, exclude: tu
     model, feed = _load(Path(fp32_onnx), name, ir)
     kwargs = dict(preset=_preset(nncf, method), subset_size=len(calib) // bs,
                   fast_bias_correction=bool(options.get("fast_bias_correction", True)),
-                  ignored_scope=nncf.IgnoredScope(names=list(exclude)) if exclude else None)
+                  ignored_scope=_ignored_scope(nncf, _node_types(Path(fp32_onnx)), exclude, options.get("op_types")))
     overflow_fix = _overflow_fix(nncf, options.get("reduce_range"))
     start = time.perf_counter()
     calibration = nncf.Dataset(list(_batches(calib, bs)), feed)
@@ -107,6 +111,31 @@ def quantize(fp32_onnx: Path, calib: Any, out: Path, *, method: str, exclude: tu
     seconds = time.perf_counter() - start
     _save(quantized, Path(out), ir)
     return _recipe(nncf, method, exclude, options, len(calib), bound, seconds, ir)
+
+
+def _node_types(path: Path) -> dict[str, str]:
+    """Node name → op type of an ONNX model."""
+    onnx = require("onnx", purpose="bit quantize")
+    return {node.name: node.op_type for node in onnx.load(str(path), load_external_data=False).graph.node}
+
+
+def _ignored_scope(nncf: Any, nodes: dict[str, str], exclude: tuple[str, ...], op_types: Any) -> Any:
+    """NNCF's ignored scope: the excluded node names, and with ``op_types`` every other op type of the model
+    (NNCF has no "only these types"; ignoring a type keeps its nodes' inputs and outputs in float, so the
+    quantizers left are those in front of the chosen types, as onnxruntime's ``op_types_to_quantize``).
+
+    Raises:
+        ConfigError: an excluded name that is not a node of the model (checked here: NNCF's own check is off,
+            since not every listed type need occur).
+    """
+    unknown = [name for name in exclude if name not in nodes]
+    if unknown:
+        raise ConfigError(f"--exclude names no node of the model: {', '.join(unknown)}",
+                          hint="check --exclude against the model's node names (bit compare --per-node lists them)")
+    ignored_types = sorted(set(nodes.values()) - set(op_types)) if op_types else []
+    if not exclude and not ignored_types:
+        return None
+    return nncf.IgnoredScope(names=list(exclude), types=ignored_types, validate=False)
 
 
 def _overflow_fix(nncf: Any, reduce_range: Any) -> Any:
@@ -292,7 +321,7 @@ def _recipe(nncf: Any, method: str, exclude: tuple[str, ...], options: dict[str,
         "weights": "s8 symmetric per channel",
         "activations": "s8 symmetric" if method == "performance" else "u8 asymmetric where NNCF chose it",
         "exclude": list(exclude), "calib_images": images,
-        "reduce_range": options.get("reduce_range"),
+        "reduce_range": options.get("reduce_range"), "op_types": list(options.get("op_types") or []) or "all",
         "overflow_fix": None if options.get("reduce_range") is None else ("enable" if options["reduce_range"] else "disable"),
         "accuracy_control": None if options.get("max_drop") is None else _control_record(options),
         "memory_bound_mib": round(bound / 1024**2), "calibration_s": round(seconds, 1),

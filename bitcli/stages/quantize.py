@@ -46,7 +46,7 @@ class QuantizeRequest:
     seed: int = 0
     exclude: tuple[str, ...] = ()
     keep_ends: bool = True
-    op_types: tuple[str, ...] = ()      # onnxruntime: only these op types (empty: every type; profile default [Conv])
+    op_types: tuple[str, ...] = ()      # only these op types (empty: every type; profile default [Conv])
     reduce_range: str = "auto"          # auto | on | off
     min_agreement: float = 0.985
     max_top1_drop: float = 0.003
@@ -107,8 +107,6 @@ def request_from_settings(cfg: Any, bs: int, **overrides: Any) -> QuantizeReques
                   reduce_range=cfg["quantize.reduce_range"], min_agreement=cfg["quantize.min_agreement"],
                   max_top1_drop=cfg["quantize.max_top1_drop"], accuracy_control=cfg["quantize.accuracy_control"],
                   validation=cfg["quantize.validation"], threads=cfg["onnxruntime.threads"])
-    if fields["engine"] == "nncf" and cfg.sources.get("quantize.op_types", "default") == "default":
-        fields["op_types"] = ()  # the built-in [Conv] is the onnxruntime recipe; NNCF chooses its own op types
     return QuantizeRequest(**{**fields, **overrides})
 
 
@@ -198,9 +196,6 @@ def int8_from_onnx(fp32_onnx: Path, out: Path, input_dir: Path, label_path: Path
     if req.accuracy_control == "on" and req.engine != "nncf":
         raise ConfigError("accuracy control is NNCF's (quantize_with_accuracy_control); the onnxruntime engine has none",
                           hint="pass --engine nncf, or --accuracy-control auto")
-    if req.op_types and req.engine != "onnxruntime":
-        raise ConfigError(f"op types ({', '.join(req.op_types)}) choose what the onnxruntime engine quantizes; "
-                          "NNCF picks its own", hint="drop --op-types (profile quantize.op_types: []), or use --engine onnxruntime")
     fp32_onnx, out = Path(fp32_onnx), Path(out)
     if not fp32_onnx.is_file():
         raise DataError(f"fp32 model {fp32_onnx} does not exist", hint=f"run `bit simplify --bs {req.bs}` first")
