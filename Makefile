@@ -22,8 +22,10 @@ lock:
 	$(PIP) install -q 'uv>=0.4'
 	$(PYTHON) requirements/install.py --lock
 
+# -n auto: one pytest-xdist worker per core, each kept to its own core (tests/conftest.py); --dist loadfile
+# keeps a file's tests, and its module-scoped fixtures, on one worker.
 test:
-	$(PYTHON) -m pytest -q
+	$(PYTHON) -m pytest -q -n auto --dist loadfile
 
 # pytest-randomly (test extra) shuffles the order on every run; this prints the seed first (-q hides
 # pytest's header): replay an order with --randomly-seed=N, the file order with -p no:randomly.

@@ -11,6 +11,27 @@ from typer.testing import CliRunner
 from bit_testlib import CIFAR_DIR, TRAINED_PTH
 
 
+def _own_cores_per_xdist_worker() -> None:
+    """Under pytest-xdist (``make test`` runs ``-n auto``), each worker keeps to its own share of the
+    cores before torch/onnxruntime/OpenVINO start their thread pools: they size them from this affinity
+    (``bitcli.backends.onnxrt.usable_cores``), so two workers never run 2 × N spinning threads on N cores.
+    Child processes inherit it. Outside xdist nothing changes."""
+    worker, count = os.environ.get("PYTEST_XDIST_WORKER", ""), int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
+    if not worker.startswith("gw") or count < 2 or not hasattr(os, "sched_setaffinity"):
+        return
+    cores = sorted(os.sched_getaffinity(0))
+    share = cores[int(worker[2:]) % len(cores)::count] if len(cores) >= count else []
+    if share:
+        os.sched_setaffinity(0, share)
+
+
+_own_cores_per_xdist_worker()
+# bit's rich consoles read COLUMNS once, when bitcli.ui is first imported, which may be while test modules
+# are collected, before _isolated_env sets it: without this they stayed 80 wide, and a line holding a
+# tmp path (10 characters longer under xdist, popen-gwN/) wrapped inside the words a test looks for.
+os.environ["COLUMNS"] = "160"
+
+
 @pytest.fixture
 def cifar_dir() -> Path:
     """The real CIFAR-10 test set (10,000 images) in the official pickle layout."""
