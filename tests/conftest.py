@@ -20,9 +20,8 @@ def _own_cores_per_xdist_worker() -> None:
     if not worker.startswith("gw") or count < 2 or not hasattr(os, "sched_setaffinity"):
         return
     cores = sorted(os.sched_getaffinity(0))
-    share = cores[int(worker[2:]) % len(cores)::count] if len(cores) >= count else []
-    if share:
-        os.sched_setaffinity(0, share)
+    if len(cores) >= count:  # worker gwI of N takes cores I, I+N, ...
+        os.sched_setaffinity(0, cores[int(worker[2:])::count])
 
 
 _own_cores_per_xdist_worker()

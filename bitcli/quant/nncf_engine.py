@@ -55,6 +55,7 @@ from bitcli.errors import ConfigError, DataError, require
 
 METHODS = ("mixed", "performance", "minmax")
 RUNTIME_BYTES = 400 * 1024**2  # openvino + onnxruntime + nncf loaded, measured RSS before calibration
+EXCLUDE_HINT = "check --exclude against the model's node names (bit compare --per-node lists them)"
 
 
 def quantize(fp32_onnx: Path, calib: Any, out: Path, *, method: str, exclude: tuple[str, ...],
@@ -105,9 +106,9 @@ def quantize(fp32_onnx: Path, calib: Any, out: Path, *, method: str, exclude: tu
                                                    {**kwargs, "advanced_quantization_parameters": overflow_fix})
             else:
                 quantized = nncf.quantize(model, calibration, advanced_parameters=overflow_fix, **kwargs)
-    except nncf.ValidationError as exc:  # e.g. an excluded name that is not in the model
+    except nncf.ValidationError as exc:  # a recipe NNCF rejects (excluded names are checked before, by _ignored_scope)
         raise ConfigError(f"NNCF refused the recipe: {str(exc).splitlines()[0]}",
-                          hint="check --exclude against the model's node names (bit compare --per-node lists them)") from None
+                          hint=EXCLUDE_HINT) from None
     seconds = time.perf_counter() - start
     _save(quantized, Path(out), ir)
     return _recipe(nncf, method, exclude, options, len(calib), bound, seconds, ir)
@@ -131,7 +132,7 @@ def _ignored_scope(nncf: Any, nodes: dict[str, str], exclude: tuple[str, ...], o
     unknown = [name for name in exclude if name not in nodes]
     if unknown:
         raise ConfigError(f"--exclude names no node of the model: {', '.join(unknown)}",
-                          hint="check --exclude against the model's node names (bit compare --per-node lists them)")
+                          hint=EXCLUDE_HINT)
     ignored_types = sorted(set(nodes.values()) - set(op_types)) if op_types else []
     if not exclude and not ignored_types:
         return None
@@ -145,9 +146,13 @@ def _overflow_fix(nncf: Any, reduce_range: Any) -> Any:
     :func:`bitcli.stages.quantize._reduce_range`). None (not decided): NNCF's own default (the first layer only)."""
     from nncf.quantization.advanced_parameters import AdvancedQuantizationParameters, OverflowFix
 
-    if reduce_range is None:
-        return None
-    return AdvancedQuantizationParameters(overflow_fix=OverflowFix.ENABLE if reduce_range else OverflowFix.DISABLE)
+    name = _overflow_fix_name(reduce_range)
+    return None if name is None else AdvancedQuantizationParameters(overflow_fix=OverflowFix(name))
+
+
+def _overflow_fix_name(reduce_range: Any) -> str | None:
+    """The ``OverflowFix`` value for ``reduce_range`` (True: enable, False: disable, None: NNCF's default)."""
+    return None if reduce_range is None else ("enable" if reduce_range else "disable")
 
 
 @contextlib.contextmanager
@@ -322,7 +327,7 @@ def _recipe(nncf: Any, method: str, exclude: tuple[str, ...], options: dict[str,
         "activations": "s8 symmetric" if method == "performance" else "u8 asymmetric where NNCF chose it",
         "exclude": list(exclude), "calib_images": images,
         "reduce_range": options.get("reduce_range"), "op_types": list(options.get("op_types") or []) or "all",
-        "overflow_fix": None if options.get("reduce_range") is None else ("enable" if options["reduce_range"] else "disable"),
+        "overflow_fix": _overflow_fix_name(options.get("reduce_range")),
         "accuracy_control": None if options.get("max_drop") is None else _control_record(options),
         "memory_bound_mib": round(bound / 1024**2), "calibration_s": round(seconds, 1),
         "cpu": {"model": cpu.model, "flags": sorted(cpu.flags)},
