@@ -43,6 +43,21 @@ def available_memory() -> int | None:
         return None
 
 
+def resident_bytes() -> int:
+    """Bytes this process holds now (Linux VmRSS); elsewhere its peak so far (``ru_maxrss``), never less."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    import resource
+    import sys
+
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return peak if sys.platform == "darwin" else peak * 1024  # bytes on macOS, KiB elsewhere
+
+
 def check_memory(need: int, what: str, hint: str) -> None:
     """Refuse a run whose estimated allocation ``need`` exceeds the available memory.
 

@@ -33,6 +33,9 @@ from pathlib import Path
 
 import numpy as np
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import bench_openvino as bo  # noqa: E402  (interleaved-block timing, shared with the OpenVINO benchmarks)
+
 REPO = Path(__file__).resolve().parents[2]
 SHARED = REPO.parent / "shared" / "data"
 CIFAR = SHARED / "cifar10-test"
@@ -91,11 +94,13 @@ STRUCTURES = [  # (label, first+last conv fp32, op types): what changes the grap
 
 
 def speed_table(workdir: Path, sizes: list[int], rounds: int) -> None:
-    """img/s of fp32 and each int8 graph structure per bs, timed round-robin in one process.
+    """img/s of fp32 and each int8 graph structure per bs, timed in interleaved blocks in one process.
 
     Calibration values do not change the graph onnxruntime runs, so these models calibrate with minmax on
-    4 batches (seconds). Each sweep times one batch of every model in turn, so load that drifts hits every
-    row alike; img/s from the median latency, × fp32 the median of the per-sweep ratios.
+    4 batches (seconds). Four rounds, each timing every model in turn for ``rounds // 4`` batches after one
+    untimed batch (``bench_openvino.speed``: not one batch per model in turn, which measured the previous
+    session's spinning threads), so load that drifts hits every row alike; img/s from the median latency,
+    × fp32 the median of the per-round ratios.
     """
     from bitcli.artifacts import Artifacts
     from bitcli.backends.base import BackendOptions
@@ -106,7 +111,7 @@ def speed_table(workdir: Path, sizes: list[int], rounds: int) -> None:
 
     names = Artifacts(workdir)
     files = input_files(names.dataset_bin)
-    say(f"\n## speed: onnxruntime fp32 vs int8 QDQ graphs, round-robin, {rounds} sweeps per bs")
+    say(f"\n## speed: onnxruntime fp32 vs int8 QDQ graphs, 4 interleaved rounds of {max(1, rounds // 4)} batches per bs")
     say("| bs | model | img/s (median) | img/s (best) | × fp32 |")
     say("|---|---|---|---|---|")
     for bs in sizes:
@@ -126,16 +131,11 @@ def speed_table(workdir: Path, sizes: list[int], rounds: int) -> None:
             be.open()
             for _ in range(3):
                 be.infer(batch)
-        times: dict[str, list[float]] = {k: [] for k in backends}
-        for _ in range(rounds):
-            for k, be in backends.items():
-                be.infer(batch)
-                times[k].append(be.last_latency_ms)
+        figures = bo.speed(backends, bs, rounds=4, loop=max(1, rounds // 4), base="fp32", batch=batch)
         for k, be in backends.items():
             be.close()
-            ratio = statistics.median(f / t for f, t in zip(times["fp32"], times[k]))
-            say(f"| {bs} | {k} | {1000 * bs / statistics.median(times[k]):.1f} | {1000 * bs / min(times[k]):.1f} | "
-                f"×{ratio:.2f} |")
+            f = figures[k]
+            say(f"| {bs} | {k} | {f['img_s']:.1f} | {f['best_img_s']:.1f} | ×{f['ratio']:.2f} |")
 
 
 def recipe_name(method: str, rr: bool, ends: bool, ops) -> str:
@@ -246,8 +246,8 @@ def main() -> None:
     parser.add_argument("--torch-limit", type=int, default=1000)
     parser.add_argument("--recipes", type=int, default=len(RECIPES), help="only the first N recipes (a loaded machine)")
     parser.add_argument("--full-limit", type=int, default=None, help="images for the full comparison (default: all)")
-    parser.add_argument("--speed", type=int, default=0, metavar="SWEEPS",
-                        help="only the speed table (fp32 vs int8 graph structures per bs), SWEEPS round-robin sweeps")
+    parser.add_argument("--speed", type=int, default=0, metavar="BATCHES",
+                        help="only the speed table (fp32 vs int8 graph structures per bs), BATCHES timed batches per model")
     args = parser.parse_args()
     import onnxruntime
 

@@ -9,13 +9,13 @@ Prints figures; asserts nothing (STYLE.md: honest benchmarks, no timed tests).
 2. Prepares ``bit_bs{bs}_sim.onnx`` from the trained ``../shared/data/bit-r50x1-cifar10/bit.pth`` (reused
    when present). Images: a seeded permutation (seed 0) of the 10,000 CIFAR-10 test images; the first
    ``--calib`` calibrate, the next ``--heldout`` are the held-out evaluation slice.
-3. Quantizes with the nncf engine twice, each in a child process whose peak RSS (``ru_maxrss`` from
-   ``os.wait4``) and wall time are the calibration figures: the QDQ ONNX (the product's artefact) and an
+3. Quantizes with the nncf engine twice, each in a child process whose own peak RSS (VmHWM) and wall time
+   are the calibration figures: the QDQ ONNX (the product's artefact) and an
    OpenVINO IR (NNCF on the OpenVINO model), both preset MIXED.
-4. Speed: every row opened once and warmed up (2 batches), then ``--rounds × --loop`` round-robin sweeps
-   timing one batch of every row in turn on the backend's own timer (so load that drifts on a shared
-   machine hits every row alike); img/s from the median and the best latency; the ratio to onnxruntime fp32
-   is the median of the per-sweep ratios. ``--reuse --speed-only`` re-times the models of an earlier run.
+4. Speed (:func:`speed`): ``--rounds`` rounds, each timing every row in turn for ``--loop`` batches after one
+   untimed batch, on the backend's own timer (so load that drifts on a shared machine hits every row alike);
+   img/s from the median and the best latency; the ratio to onnxruntime fp32 is the median of the per-round
+   ratios. ``--reuse --speed-only`` re-times the models of an earlier run.
 5. Accuracy against onnxruntime fp32 logits (bitcli.logit_metrics.compare_logits): every row on the held-out
    slice; with ``--full``, OpenVINO bf16 and the QDQ int8 on all 10,000 images (the onnxruntime fp32
    reference logits of all 10,000 are cached in the workdir by model digest: computing them costs minutes).
@@ -111,13 +111,19 @@ def quantize_child(model: Path, out: Path, calib: int, min_agreement: float | No
         result = int8_from_onnx(model, out, names.dataset_bin, names.label_txt, req, image_size=128, force=True,
                                 notify=lambda line: print(line, file=sys.stderr, flush=True))
         print(json.dumps({**result.meta["recipe"], "guard": {k: v for k, v in result.meta["guard"].items() if k != "indices"},
-                          "attempts": result.meta["attempts"]}))
+                          "attempts": result.meta["attempts"], "vm_hwm_kib": vm_hwm_kib()}))
         return
     from bitcli.quant import engine
 
     recipe = engine("nncf")(model, images(split(calib, 0)[0]), out, method="mixed", exclude=(),
                             options={"say": lambda line: print(line, file=sys.stderr)})
-    print(json.dumps(recipe))
+    print(json.dumps({**recipe, "vm_hwm_kib": vm_hwm_kib()}))
+
+
+def vm_hwm_kib() -> int:
+    """This process's own peak RSS. Not the parent's ``os.wait4`` ru_maxrss: Linux carries the parent's peak
+    into a child's ru_maxrss at exec, and the parent here has exported the model with torch."""
+    return int([line for line in open("/proc/self/status") if line.startswith("VmHWM:")][0].split()[1])
 
 
 def quantize(model: Path, out: Path, calib: int, reuse: bool = False, min_agreement: float | None = None) -> dict:
@@ -133,14 +139,12 @@ def quantize(model: Path, out: Path, calib: int, reuse: bool = False, min_agreem
     child = [sys.executable, __file__, "--child-quantize", str(model), str(out), str(calib)]
     if min_agreement is not None:
         child += ["--min-agreement", str(min_agreement)]
-    proc = subprocess.Popen(child, stdout=subprocess.PIPE, text=True)
-    stdout = proc.stdout.read()  # type: ignore[union-attr]
-    _, status, usage = os.wait4(proc.pid, 0)
-    if status:
-        raise SystemExit(f"quantizing {out.name} failed (status {status})")
-    recipe = json.loads(stdout.strip().splitlines()[-1])
+    proc = subprocess.run(child, stdout=subprocess.PIPE, text=True)
+    if proc.returncode:
+        raise SystemExit(f"quantizing {out.name} failed (exit {proc.returncode})")
+    recipe = json.loads(proc.stdout.strip().splitlines()[-1])
     recipe["wall_s"] = time.perf_counter() - start
-    recipe["peak_rss_mib"] = usage.ru_maxrss / 1024  # Linux: KiB
+    recipe["peak_rss_mib"] = recipe["vm_hwm_kib"] / 1024
     say(f"quantized {out.name}: {recipe['wall_s']:.0f} s wall (NNCF {recipe['calibration_s']} s), "
         f"peak RSS {recipe['peak_rss_mib']:.0f} MiB, stated bound {recipe['memory_bound_mib']} MiB")
     for attempt in recipe.get("attempts", []):
@@ -182,27 +186,37 @@ def open_rows(bs: int, sim: Path, qdq: Path, ir: Path, ort_int8: Path | None = N
     return rows
 
 
-def speed(rows: dict, bs: int, rounds: int, loop: int) -> dict[str, dict[str, float]]:
-    """Round-robin, one batch per row in turn, so load that drifts (a shared machine) hits every row alike.
+def speed(rows: dict, bs: int, rounds: int, loop: int, base: str = "onnxruntime fp32",
+          batch: np.ndarray | None = None) -> dict[str, dict[str, float]]:
+    """Interleaved blocks: each round runs every row in turn for one untimed batch and ``loop`` timed ones.
 
-    Returns per row: img/s from the median and from the best latency, and the median over sweeps of the
-    per-sweep ratio to onnxruntime fp32 (each sweep times every row within seconds of each other).
+    Not one batch per row in turn: onnxruntime's intra-op threads spin-wait after a run, and the row timed
+    right after an onnxruntime session ran at about half its speed (measured: onnxruntime int8 bs 1 at 23.8
+    img/s after an fp32 session's run, 53.7 alone; 49.2 with spinning off). Blocks keep that, and the cache
+    eviction of switching models, to the untimed batch, so the figures are what `bit infer` and `bit bench`
+    see, while load that drifts on a shared machine still hits every row within each round.
+
+    Returns per row: img/s from the median and from the best latency, and the median over rounds of the
+    per-round ratio of median latencies to ``base``.
     """
-    batch = images(np.arange(bs))
-    for backend in rows.values():
-        for _ in range(2):
-            backend.infer(batch)  # warm-up, untimed
-    lat: dict[str, list[float]] = {name: [] for name in rows}
-    for sweep in range(rounds * loop):
+    batch = images(np.arange(bs)) if batch is None else batch
+    lat: dict[str, list[list[float]]] = {name: [] for name in rows}
+    for round_ in range(rounds):
         for name, backend in rows.items():
-            backend.infer(batch)
-            lat[name].append(backend.last_latency_ms)
-        if (sweep + 1) % loop == 0:
-            say(f"  speed sweeps {sweep + 1}/{rounds * loop}: " + ", ".join(
-                f"{n.split(' (')[0]} {1000 * bs / statistics.median(v):.1f}" for n, v in lat.items()))
-    base = lat["onnxruntime fp32"]
-    return {name: {"img_s": 1000 * bs / statistics.median(v), "best_img_s": 1000 * bs / min(v),
-                   "ratio": statistics.median(b / t for b, t in zip(base, v))} for name, v in lat.items()}
+            backend.infer(batch)  # untimed: the previous row's threads settle, this model's weights come back
+            block = []
+            for _ in range(loop):
+                backend.infer(batch)
+                block.append(backend.last_latency_ms)
+            lat[name].append(block)
+        say(f"  speed round {round_ + 1}/{rounds} ({loop} batches per row): " + ", ".join(
+            f"{n.split(' (')[0]} {1000 * bs / statistics.median(v[-1]):.1f}" for n, v in lat.items()))
+    out = {}
+    for name, blocks in lat.items():
+        every = [t for block in blocks for t in block]
+        ratio = statistics.median(statistics.median(b) / statistics.median(t) for b, t in zip(lat[base], blocks))
+        out[name] = {"img_s": 1000 * bs / statistics.median(every), "best_img_s": 1000 * bs / min(every), "ratio": ratio}
+    return out
 
 
 def logits(backend, indices: np.ndarray, bs: int) -> np.ndarray:
@@ -309,8 +323,8 @@ def main() -> None:
 
 
 def report(table: list[dict], recipes: dict, bs: int, args) -> None:
-    say(f"\nbs {bs}; calibration {args.calib} images (MIXED); speed: {args.rounds * args.loop} round-robin sweeps, "
-        "img/s from the median (best) latency, × = median per-sweep ratio; accuracy against onnxruntime fp32")
+    say(f"\nbs {bs}; calibration {args.calib} images (MIXED); speed: {args.rounds} rounds of {args.loop} batches per row, "
+        "img/s from the median (best) latency, × = median per-round ratio; accuracy against onnxruntime fp32")
     say("| row | images | img/s (best) | × ORT fp32 | agreement | Δtop-1 (pt) | SQNR (dB) | top-1 | calibration s | peak RSS MiB (bound) |")
     say("|---|---|---|---|---|---|---|---|---|---|")
     for r in table:

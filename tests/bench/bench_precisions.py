@@ -3,7 +3,7 @@
 Prints figures; asserts nothing (STYLE.md: honest benchmarks, no timed tests).
 
     python tests/bench/bench_precisions.py [--workdir /tmp/bit_bench_precisions] [--bs 1,4,8] [--full-bs 8]
-                                           [--rounds 2] [--loop 8] [--reuse] [--bit-all]
+                                           [--rounds 3] [--loop 8] [--reuse] [--bit-all]
 
 Where ``bench_openvino.py`` compares recipes and artefact formats at one bs, this script measures what a user
 gets from the product's defaults (``bitcli/default.yaml``), so the table is the one a closing note quotes:
@@ -14,11 +14,11 @@ gets from the product's defaults (``bitcli/default.yaml``), so the table is the 
    ``bit data``, ``bit export``, ``bit simplify --bs …`` in each. Two, because the int8 artefact has one name
    per bs and its engine follows the backend (onnxruntime's quantizer for onnxruntime, NNCF for openvino).
 3. ``bit quantize --bs N --force`` once per engine and bs, each in its own process: its wall time and peak RSS
-   (``ru_maxrss`` from ``os.wait4``) are the row's calibration cost; the guard's figures come from the sidecar.
+   (the process's own VmHWM) are the row's calibration cost; the guard's figures come from the sidecar.
    ``--reuse`` keeps int8 models (and their recorded costs) from an earlier run of this script.
-4. Speed per bs: every row opened once and warmed up, then ``--rounds × --loop`` round-robin sweeps, one batch
-   of every row in turn (``bench_openvino.speed``: img/s from the median and best latency, × = median of the
-   per-sweep ratios to onnxruntime fp32, so drifting load hits every row alike).
+4. Speed per bs (``bench_openvino.speed``): ``--rounds`` rounds, each timing every row in turn for ``--loop``
+   batches after one untimed batch; img/s from the median and best latency, × = median of the per-round ratios
+   to onnxruntime fp32, so drifting load hits every row alike.
 5. Accuracy against onnxruntime fp32 at the same bs (``bitcli.logit_metrics.compare_logits``): all 10,000 images
    at ``--full-bs``; at the other sizes the guard's own held-out images (from the openvino sidecar), which no
    calibration saw. The fp32 reference logits of all 10,000 are cached in the workdir by model digest.
@@ -45,24 +45,30 @@ import numpy as np
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(HERE.parents[1]))
-import bench_openvino as bo  # noqa: E402  (the sibling benchmark: CPU header, images, round-robin timing)
+import bench_openvino as bo  # noqa: E402  (the sibling benchmark: CPU header, images, timing)
 
 ENGINE_DIRS = ("onnxruntime", "openvino")  # workdir name = backend; its int8 engine follows (quantize.engine: auto)
 
 
+# Runs `bit` and writes the process's own high-water mark (VmHWM, KiB) to the file named first: wait4's
+# ru_maxrss would do, but Linux carries the parent's peak into a child's ru_maxrss at exec, and this
+# benchmark's process holds models and 10,000 logits by the time it starts `bit all`.
+_LAUNCH = ("import atexit, runpy, sys; out = sys.argv.pop(1); atexit.register(lambda: open(out, 'w').write("
+           "[l for l in open('/proc/self/status') if l.startswith('VmHWM:')][0].split()[1])); sys.argv[0] = 'bit'; "
+           "runpy.run_module('bitcli', run_name='__main__', alter_sys=True)")
+
+
 def run_child(argv: list[str], cwd: Path) -> tuple[float, float, str]:
-    """Run ``python -m bitcli ARGV`` in ``cwd``: (wall s, peak RSS MiB of that process, stdout); exits on failure."""
+    """Run ``bit ARGV`` in ``cwd``: (wall s, peak RSS MiB of that process, stdout); exits on failure."""
+    hwm = cwd / ".bench_vmhwm"
     start = time.perf_counter()
-    proc = subprocess.Popen([sys.executable, "-m", "bitcli", *argv], cwd=cwd, text=True,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    # Read both pipes to the end first (a full pipe would block the child), then reap it with wait4.
-    stdout, stderr = proc.stdout.read(), proc.stderr.read()  # type: ignore[union-attr]
-    _, status, usage = os.wait4(proc.pid, 0)
-    proc.returncode = os.waitstatus_to_exitcode(status)
+    proc = subprocess.run([sys.executable, "-c", _LAUNCH, str(hwm), *argv], cwd=cwd, text=True, capture_output=True)
     wall = time.perf_counter() - start
     if proc.returncode:
-        raise SystemExit(f"bit {' '.join(argv)} failed (exit {proc.returncode}) in {cwd}:\n{stderr[-3000:]}")
-    return wall, usage.ru_maxrss / 1024, stdout  # Linux: ru_maxrss in KiB
+        raise SystemExit(f"bit {' '.join(argv)} failed (exit {proc.returncode}) in {cwd}:\n{proc.stderr[-3000:]}")
+    peak = int(hwm.read_text()) / 1024
+    hwm.unlink()
+    return wall, peak, proc.stdout
 
 
 def profile(folder: Path, backend: str) -> None:
@@ -95,7 +101,7 @@ def quantize(folder: Path, bs: int, reuse: bool) -> dict:
     wall, peak, _ = run_child(["quantize", "-p", "bit.yaml", "--bs", str(bs), "--force", "-q"], folder.parent)
     sidecar = json.loads(model.with_name(model.name + ".json").read_text())
     cost = {"wall_s": wall, "peak_rss_mib": peak, "engine": sidecar["recipe"]["engine"],
-            "memory_bound_mib": sidecar["recipe"].get("memory_bound_mib"), "guard": sidecar["guard"],
+            "memory_bound_mib": stated_bound_mib(sidecar), "guard": sidecar["guard"],
             "reduce_range": sidecar["recipe"].get("reduce_range"), "op_types": sidecar["recipe"].get("op_types")}
     saved.write_text(json.dumps(cost))
     g = cost["guard"]
@@ -103,6 +109,19 @@ def quantize(folder: Path, bs: int, reuse: bool) -> dict:
            f"{cost['memory_bound_mib']} MiB); guard on {g['samples']} held-out: agreement {g['agreement']:.2%}, "
            f"Δtop-1 {g['delta_top1'] * 100:+.2f} pt, passed {g['passed']}")
     return cost
+
+
+def stated_bound_mib(sidecar: dict) -> int | None:
+    """The memory figure `bit quantize` said before calibrating: NNCF's bound for the process, or onnxruntime's
+    estimate of its histogram chunks' activations (``bitcli.quant.calib.MemoryPlan``; none for minmax)."""
+    from bitcli.quant.calib import COPIES, HISTOGRAM_METHODS
+
+    if sidecar["recipe"].get("memory_bound_mib") is not None:
+        return sidecar["recipe"]["memory_bound_mib"]
+    plan = sidecar.get("calibration_memory") or {}
+    if sidecar["recipe"].get("method") not in HISTOGRAM_METHODS or not plan.get("per_image_bytes"):
+        return None
+    return round(plan["per_image_bytes"] * COPIES * plan["chunk_images"] / 1024**2)
 
 
 def open_rows(bs: int, dirs: dict[str, Path]) -> dict[str, object]:
@@ -189,8 +208,8 @@ def bit_all(args, sizes: list[int]) -> dict:
 
 
 def report(table: list[dict], args) -> None:
-    bo.say(f"\nspeed: {args.rounds * args.loop} round-robin sweeps per bs, img/s from the median (best) latency, "
-           "× = median per-sweep ratio to onnxruntime fp32 at the same bs; accuracy against onnxruntime fp32 at the same bs; "
+    bo.say(f"\nspeed: {args.rounds} rounds of {args.loop} batches per row and bs, img/s from the median (best) latency, "
+           "× = median per-round ratio to onnxruntime fp32 at the same bs; accuracy against onnxruntime fp32 at the same bs; "
            "calibration = one `bit quantize` process (wall s, peak RSS MiB, the bound bit stated)")
     bo.say("| backend × precision | bs | img/s (best) | × ORT fp32 | images | agreement | Δtop-1 | SQNR | top-1 | calibration s | peak RSS MiB (bound) |")
     bo.say("|---|---|---|---|---|---|---|---|---|---|---|")
@@ -207,7 +226,7 @@ def main() -> None:
     parser.add_argument("--workdir", type=Path, default=Path("/tmp/bit_bench_precisions"))
     parser.add_argument("--bs", default="1,4,8")
     parser.add_argument("--full-bs", type=int, default=None, help="the bs measured on all 10,000 images (default: the largest)")
-    parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--loop", type=int, default=8)
     parser.add_argument("--reuse", action="store_true", help="keep int8 models quantized by an earlier run")
     parser.add_argument("--bit-all", action="store_true", help="also time `bit all` fp32 against the fast path")

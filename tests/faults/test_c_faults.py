@@ -174,6 +174,19 @@ def test_memory_estimate_refuses_before_allocating(monkeypatch):
     check_memory(batch_bytes(8, 128), "bs 8", hint="")  # 1.5 MiB fits
 
 
+def test_resident_bytes_follows_what_the_process_touches():
+    """The NNCF memory bound starts from this figure: 256 MiB written must show up as ~256 MiB more."""
+    import numpy as np
+
+    from bitcli.resources import resident_bytes
+
+    before = resident_bytes()
+    block = np.ones(256 * 2**20 // 8)  # written, so every page is resident
+    grown = resident_bytes() - before
+    assert 0.9 * block.nbytes <= grown <= 1.2 * block.nbytes, grown / 2**20
+    del block
+
+
 def test_infer_batch_memory_is_checked_against_the_real_host(tmp_path):
     from bitcli.resources import available_memory
 
