@@ -29,14 +29,22 @@ class Busy(BitError):
     """Another bit process holds the workdir."""
 
 
-def available_memory() -> int | None:
-    """Bytes of memory available to a new allocation (Linux MemAvailable), None when unknown."""
+def _proc_kib(path: str, key: str) -> int | None:
+    """A ``KEY:  N kB`` line of a Linux /proc file in bytes, None where there is none."""
     try:
-        for line in Path("/proc/meminfo").read_text().splitlines():
-            if line.startswith("MemAvailable:"):
+        for line in Path(path).read_text().splitlines():
+            if line.startswith(key + ":"):
                 return int(line.split()[1]) * 1024
     except (OSError, ValueError, IndexError):
         pass
+    return None
+
+
+def available_memory() -> int | None:
+    """Bytes of memory available to a new allocation (Linux MemAvailable), None when unknown."""
+    found = _proc_kib("/proc/meminfo", "MemAvailable")
+    if found is not None:
+        return found
     try:
         return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
     except (ValueError, OSError, AttributeError):
@@ -45,12 +53,9 @@ def available_memory() -> int | None:
 
 def resident_bytes() -> int:
     """Bytes this process holds now (Linux VmRSS); elsewhere its peak so far (``ru_maxrss``), never less."""
-    try:
-        for line in Path("/proc/self/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) * 1024
-    except (OSError, ValueError, IndexError):
-        pass
+    found = _proc_kib("/proc/self/status", "VmRSS")
+    if found is not None:
+        return found
     import resource
     import sys
 
