@@ -51,9 +51,11 @@ def available_memory() -> int | None:
         return None
 
 
-def resident_bytes() -> int:
-    """Bytes this process holds now (Linux VmRSS); elsewhere its peak so far (``ru_maxrss``), never less."""
-    found = _proc_kib("/proc/self/status", "VmRSS")
+def resident_bytes(peak: bool = False) -> int:
+    """Bytes this process holds now (Linux VmRSS), or with ``peak`` the most it has held (VmHWM, its own:
+    unlike a parent's ``wait4`` ru_maxrss, which Linux raises to the parent's peak at exec); elsewhere its
+    peak so far (``ru_maxrss``), never less."""
+    found = _proc_kib("/proc/self/status", "VmHWM" if peak else "VmRSS")
     if found is not None:
         return found
     import resource

@@ -123,7 +123,9 @@ def quantize_child(model: Path, out: Path, calib: int, min_agreement: float | No
 def vm_hwm_kib() -> int:
     """This process's own peak RSS. Not the parent's ``os.wait4`` ru_maxrss: Linux carries the parent's peak
     into a child's ru_maxrss at exec, and the parent here has exported the model with torch."""
-    return int([line for line in open("/proc/self/status") if line.startswith("VmHWM:")][0].split()[1])
+    from bitcli.resources import resident_bytes
+
+    return resident_bytes(peak=True) // 1024
 
 
 def quantize(model: Path, out: Path, calib: int, reuse: bool = False, min_agreement: float | None = None) -> dict:

@@ -50,11 +50,11 @@ import bench_openvino as bo  # noqa: E402  (the sibling benchmark: CPU header, i
 ENGINE_DIRS = ("onnxruntime", "openvino")  # workdir name = backend; its int8 engine follows (quantize.engine: auto)
 
 
-# Runs `bit` and writes the process's own high-water mark (VmHWM, KiB) to the file named first: wait4's
+# Runs `bit` and writes the process's own high-water mark (bytes) to the file named first: wait4's
 # ru_maxrss would do, but Linux carries the parent's peak into a child's ru_maxrss at exec, and this
 # benchmark's process holds models and 10,000 logits by the time it starts `bit all`.
-_LAUNCH = ("import atexit, runpy, sys; out = sys.argv.pop(1); atexit.register(lambda: open(out, 'w').write("
-           "[l for l in open('/proc/self/status') if l.startswith('VmHWM:')][0].split()[1])); sys.argv[0] = 'bit'; "
+_LAUNCH = ("import atexit, runpy, sys; from bitcli.resources import resident_bytes; out = sys.argv.pop(1); "
+           "atexit.register(lambda: open(out, 'w').write(str(resident_bytes(peak=True)))); sys.argv[0] = 'bit'; "
            "runpy.run_module('bitcli', run_name='__main__', alter_sys=True)")
 
 
@@ -66,7 +66,7 @@ def run_child(argv: list[str], cwd: Path) -> tuple[float, float, str]:
     wall = time.perf_counter() - start
     if proc.returncode:
         raise SystemExit(f"bit {' '.join(argv)} failed (exit {proc.returncode}) in {cwd}:\n{proc.stderr[-3000:]}")
-    peak = int(hwm.read_text()) / 1024
+    peak = int(hwm.read_text()) / 1024**2
     hwm.unlink()
     return wall, peak, proc.stdout
 

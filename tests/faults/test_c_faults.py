@@ -184,6 +184,7 @@ def test_resident_bytes_follows_what_the_process_touches():
     block = np.ones(256 * 2**20 // 8)  # written, so every page is resident
     grown = resident_bytes() - before
     assert 0.9 * block.nbytes <= grown <= 1.2 * block.nbytes, grown / 2**20
+    assert resident_bytes(peak=True) >= before + 0.9 * block.nbytes  # the high-water mark saw it too
     del block
 
 

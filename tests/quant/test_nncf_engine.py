@@ -102,8 +102,8 @@ calib = np.random.default_rng(0).standard_normal((32, 3, 128, 128)).astype(np.fl
 said = []
 engine("nncf")(Path(sys.argv[1]), calib, Path(sys.argv[2]), method="mixed", exclude=(),
                options={"say": said.append, **({} if sys.argv[4] == "all" else {"op_types": ["Conv"], "reduce_range": False})})
-hwm = [line for line in open("/proc/self/status") if line.startswith("VmHWM:")][0].split()[1]
-print(said[0], hwm)
+from bitcli.resources import resident_bytes
+print(said[0], resident_bytes(peak=True))
 """
 
 
@@ -122,11 +122,11 @@ def test_memory_bound_holds_the_peak_of_a_real_calibration(trained_pth, tmp_path
     proc = subprocess.run([sys.executable, "-c", _PEAK_CHILD, str(fp32), str(tmp_path / "q.onnx"), str(ballast_mib), op_types],
                           capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr[-2000:]
-    said, hwm_kib = proc.stdout.rstrip().rsplit(maxsplit=1)
+    said, peak_bytes = proc.stdout.rstrip().rsplit(maxsplit=1)
     bound_mib = int(re.fullmatch(r"NNCF calibration on 32 images: memory bound (\d+) MiB", said).group(1))
     # The child's own high-water mark (VmHWM), not wait4's ru_maxrss: Linux carries the parent's peak into
     # a child's ru_maxrss at exec, and this parent (pytest, models loaded) may be larger than the child.
-    peak_mib = int(hwm_kib) / 1024
+    peak_mib = int(peak_bytes) / 1024**2
     assert peak_mib <= bound_mib <= 1.5 * peak_mib, (peak_mib, bound_mib)
 
 
